@@ -1,0 +1,5 @@
+"""LightningDataModules: toy distributions and image data sets."""
+
+from lightning_gan.data.toy import Gaussian1DDataModule, GridDataModule, RingDataModule, ToyDataModule
+
+__all__ = ["Gaussian1DDataModule", "GridDataModule", "RingDataModule", "ToyDataModule"]

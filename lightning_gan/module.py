@@ -1,0 +1,455 @@
+"""``GANModule``: the adversarial game as a LightningModule with manual optimization.
+
+One call of ``training_step`` is one *generator iteration*: ``d_steps`` (k) discriminator
+updates, each on its own real minibatch and fresh noise, then one generator update on fresh
+noise. Only the generator's optimizer step advances ``trainer.global_step``, so
+``trainer.max_steps`` and the logged x-axis both count generator iterations, as papers do.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import importlib
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from torch import Tensor, nn
+
+from lightning_gan.losses import get_loss
+from lightning_gan.nets import build_network, network_spec
+from lightning_gan.regularizers import gradient_penalty, r1_penalty
+
+__all__ = ["GANModule"]
+
+LATENT_DISTRIBUTIONS = ("normal", "uniform")
+
+# The usual GAN Adam (DCGAN, Radford et al. 2016): a low beta1 keeps momentum from fighting the
+# opponent's moves.
+DEFAULT_OPTIMIZER = {"class_path": "torch.optim.Adam", "init_args": {"lr": 2e-4, "betas": (0.5, 0.999)}}
+
+
+def _callable_spec(fn: Any) -> dict[str, Any] | None:
+    """Record an optimizer/scheduler callable as ``{"class_path", "init_args"}`` when possible."""
+    if isinstance(fn, Mapping):
+        return dict(fn)
+    if isinstance(fn, functools.partial) and isinstance(fn.func, type) and not fn.args:
+        spec = _callable_spec(fn.func)
+        if spec is not None:
+            spec["init_args"] = dict(fn.keywords)
+        return spec
+    if isinstance(fn, type):
+        return {"class_path": f"{fn.__module__}.{fn.__qualname__}", "init_args": {}}
+    return None
+
+
+def _build_callable(spec: Any, role: str) -> Callable[..., Any]:
+    """The inverse of :func:`_callable_spec`; callables pass through."""
+    if callable(spec) and not isinstance(spec, Mapping):
+        return spec
+    if not isinstance(spec, Mapping) or "class_path" not in spec:
+        raise TypeError(f"{role}={spec!r} is neither a callable nor a {{'class_path': ..., 'init_args': ...}} mapping")
+    module_name, _, name = str(spec["class_path"]).rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError, ValueError) as err:
+        raise ImportError(f"{role}: cannot import {spec['class_path']!r}: {err}") from err
+    return functools.partial(cls, **dict(spec.get("init_args") or {}))
+
+
+def _resolve_network(network: nn.Module | Mapping[str, Any] | None, role: str) -> nn.Module:
+    if isinstance(network, nn.Module):
+        return network
+    if network is None:
+        raise ValueError(
+            f"the {role} was not recorded in this checkpoint (its class records no constructor arguments). "
+            f"Pass it when loading: GANModule.load_from_checkpoint(path, {role}=YourNet(...)), or make the "
+            "class inherit lightning_gan.nets.Recordable so checkpoints rebuild it."
+        )
+    return build_network(network, role=role)
+
+
+class GANModule(L.LightningModule):
+    """Trains a generator against a discriminator.
+
+    Args:
+        generator: maps latents ``(B, latent_dim)`` (and labels ``(B,)`` when conditional) to
+            samples. A ``{"class_path", "init_args"}`` mapping is built into a network.
+        discriminator: maps samples (and labels) to one raw score (logit) per sample, ``(B,)``.
+        latent_dim: size of the latent vector z.
+        loss: ``"minimax"``, ``"nonsaturating"``, ``"wasserstein"``, ``"hinge"`` or ``"least_squares"``.
+        d_steps: k, discriminator updates per generator update, each on its own real batch.
+        g_optimizer: callable that takes parameters and returns an optimizer; ``None`` is
+            ``Adam(lr=2e-4, betas=(0.5, 0.999))``.
+        d_optimizer: the same for the discriminator.
+        g_lr_scheduler: optional callable that takes the generator's optimizer and returns an LR
+            scheduler, stepped once per generator iteration.
+        d_lr_scheduler: the same for the discriminator (also stepped once per generator iteration).
+        ema_decay: keep an exponential moving average of the generator's weights with this decay
+            (e.g. 0.999); ``generate()`` then uses it. ``None`` switches it off.
+        ema_warmup: ramp the EMA decay up as ``min(ema_decay, (1 + t) / (10 + t))`` at iteration t,
+            so early averages do not drag in the random initialization.
+        num_classes: more than 0 trains a class-conditional model: batches carry labels and both
+            networks are called with them.
+        latent_distribution: ``"normal"`` (N(0, I)) or ``"uniform"`` (U(-1, 1)).
+        gp_weight: weight of the WGAN-GP gradient penalty (0 switches it off; 10 is usual).
+        r1_gamma: R1 penalty ``gamma / 2 * E||grad D(x)||^2`` on real data (0 switches it off).
+        r1_interval: lazy R1: apply it every this many discriminator steps, scaled by the interval.
+        g_clip_norm: clip the generator's gradient norm to this value (after unscaling under AMP).
+        d_clip_norm: the same for the discriminator.
+    """
+
+    def __init__(
+        self,
+        generator: nn.Module,
+        discriminator: nn.Module,
+        *,
+        latent_dim: int,
+        loss: str = "nonsaturating",
+        d_steps: int = 1,
+        g_optimizer: OptimizerCallable | None = None,
+        d_optimizer: OptimizerCallable | None = None,
+        g_lr_scheduler: LRSchedulerCallable | None = None,
+        d_lr_scheduler: LRSchedulerCallable | None = None,
+        ema_decay: float | None = None,
+        ema_warmup: bool = True,
+        num_classes: int = 0,
+        latent_distribution: str = "normal",
+        gp_weight: float = 0.0,
+        r1_gamma: float = 0.0,
+        r1_interval: int = 1,
+        g_clip_norm: float | None = None,
+        d_clip_norm: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.automatic_optimization = False
+        self.adversarial_loss = get_loss(loss)
+        _check(isinstance(latent_dim, int) and latent_dim >= 1, f"latent_dim={latent_dim!r}: expected an int >= 1")
+        _check(isinstance(d_steps, int) and d_steps >= 1, f"d_steps={d_steps!r}: expected an int >= 1")
+        _check(isinstance(num_classes, int) and num_classes >= 0, f"num_classes={num_classes!r}: expected an int >= 0")
+        _check(
+            latent_distribution in LATENT_DISTRIBUTIONS,
+            f"latent_distribution={latent_distribution!r}: expected one of {list(LATENT_DISTRIBUTIONS)}",
+        )
+        _check(ema_decay is None or 0.0 < ema_decay < 1.0, f"ema_decay={ema_decay!r}: expected None or 0 < decay < 1")
+        _check(gp_weight >= 0 and r1_gamma >= 0, f"gp_weight={gp_weight!r}, r1_gamma={r1_gamma!r}: expected >= 0")
+        _check(isinstance(r1_interval, int) and r1_interval >= 1, f"r1_interval={r1_interval!r}: expected an int >= 1")
+        for name, value in (("g_clip_norm", g_clip_norm), ("d_clip_norm", d_clip_norm)):
+            _check(value is None or value > 0, f"{name}={value!r}: expected None or a positive number")
+
+        self.generator = _resolve_network(generator, "generator")
+        self.discriminator = _resolve_network(discriminator, "discriminator")
+        for role, net in (("generator", self.generator), ("discriminator", self.discriminator)):
+            net_classes = getattr(net, "num_classes", num_classes)
+            _check(
+                net_classes == num_classes,
+                f"the {role} was built with num_classes={net_classes} but GANModule has num_classes={num_classes}; "
+                "pass the same num_classes to both",
+            )
+        self.generator_ema = None
+        if ema_decay is not None:
+            self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
+        self.latent_dim = latent_dim
+        self.d_steps = d_steps
+        self.num_classes = num_classes
+        self.latent_distribution = latent_distribution
+        self.ema_decay = ema_decay
+        self.ema_warmup = ema_warmup
+        self.gp_weight = gp_weight
+        self.r1_gamma = r1_gamma
+        self.r1_interval = r1_interval
+        self.clip_norms = {"generator": g_clip_norm, "discriminator": d_clip_norm}
+        self._optimizer_factories = {
+            "generator": _build_callable(g_optimizer or DEFAULT_OPTIMIZER, "g_optimizer"),
+            "discriminator": _build_callable(d_optimizer or DEFAULT_OPTIMIZER, "d_optimizer"),
+        }
+        self._scheduler_factories = {
+            "generator": None if g_lr_scheduler is None else _build_callable(g_lr_scheduler, "g_lr_scheduler"),
+            "discriminator": None if d_lr_scheduler is None else _build_callable(d_lr_scheduler, "d_lr_scheduler"),
+        }
+        self._d_step_count = 0  # discriminator updates so far, for the lazy R1 schedule
+        self._inputs_checked = False
+        self._record_hyperparameters()
+
+    # ------------------------------------------------------------------ hyper-parameters
+    def _record_hyperparameters(self) -> None:
+        """Save hyper-parameters that a weights-only ``torch.load`` reads back.
+
+        Networks and callables are recorded as ``{"class_path", "init_args"}``; the LightningCLI
+        already hands over such records. Whatever cannot be recorded is stored as ``None``.
+        """
+        self.save_hyperparameters()
+        for key in ("generator", "discriminator"):
+            value = self.hparams.get(key)
+            if isinstance(value, nn.Module):
+                self.hparams[key] = network_spec(value)
+        for key in ("g_optimizer", "d_optimizer", "g_lr_scheduler", "d_lr_scheduler"):
+            value = self.hparams.get(key)
+            if value is not None and not isinstance(value, Mapping):
+                self.hparams[key] = _callable_spec(value)
+
+    # ------------------------------------------------------------------ hooks to override
+    def sample_latent(self, num_samples: int) -> Tensor:
+        """Draw latents ``(num_samples, latent_dim)`` from the prior p(z)."""
+        shape = (num_samples, self.latent_dim)
+        if self.latent_distribution == "uniform":
+            return torch.rand(shape, device=self.device) * 2.0 - 1.0
+        return torch.randn(shape, device=self.device)
+
+    def sample_labels(self, num_samples: int) -> Tensor:
+        """Draw class labels ``(num_samples,)`` uniformly for a conditional model."""
+        return torch.randint(0, self.num_classes, (num_samples,), device=self.device)
+
+    def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        """The discriminator's loss (to minimize) from logits on real and generated samples."""
+        return self.adversarial_loss.discriminator(real_logits, fake_logits)
+
+    def generator_loss(self, fake_logits: Tensor) -> Tensor:
+        """The generator's loss (to minimize) from the discriminator's logits on its samples."""
+        return self.adversarial_loss.generator(fake_logits)
+
+    # ------------------------------------------------------------------ networks
+    def _generate_with(self, net: nn.Module, z: Tensor, labels: Tensor | None) -> Tensor:
+        return net(z) if self.num_classes == 0 else net(z, labels)
+
+    def _discriminate(self, x: Tensor, labels: Tensor | None) -> Tensor:
+        out = self.discriminator(x) if self.num_classes == 0 else self.discriminator(x, labels)
+        return out.reshape(x.shape[0]) if out.dim() == 2 and out.shape[1] == 1 else out
+
+    def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        """``G(z)`` with the training generator."""
+        return self._generate_with(self.generator, z, labels)
+
+    @torch.no_grad()
+    def generate(self, num_samples: int, *, seed: int | None = None, labels: Tensor | None = None) -> Tensor:
+        """Samples in data space, drawn in eval mode without gradients.
+
+        Uses the EMA generator when EMA is on. The same ``seed`` gives the same samples. For a
+        conditional model, ``labels`` (one class index per sample) picks the classes; without it
+        classes are drawn uniformly.
+        """
+        _check(isinstance(num_samples, int) and num_samples >= 1, f"num_samples={num_samples!r}: expected an int >= 1")
+        if labels is not None:
+            _check(self.num_classes > 0, "labels were given but this model is unconditional (num_classes=0)")
+            labels = torch.as_tensor(labels, device=self.device).long()
+            _check(
+                labels.shape == (num_samples,),
+                f"labels of shape {tuple(labels.shape)}: expected one label per sample, ({num_samples},)",
+            )
+            _check(
+                bool(((labels >= 0) & (labels < self.num_classes)).all()),
+                f"labels must lie in [0, {self.num_classes}); got min {int(labels.min())}, max {int(labels.max())}",
+            )
+        net = self.generator_ema if self.generator_ema is not None else self.generator
+        was_training = net.training
+        net.eval()
+        try:
+            devices = [self.device] if self.device.type == "cuda" else []
+            with torch.random.fork_rng(devices=devices, enabled=seed is not None):
+                if seed is not None:
+                    torch.manual_seed(seed)
+                z = self.sample_latent(num_samples)
+                if self.num_classes > 0 and labels is None:
+                    labels = self.sample_labels(num_samples)
+            return self._generate_with(net, z, labels)
+        finally:
+            net.train(was_training)
+
+    # ------------------------------------------------------------------ optimization
+    def configure_optimizers(self) -> Any:
+        optimizers, schedulers = [], []
+        for role, net in (("generator", self.generator), ("discriminator", self.discriminator)):
+            params = [p for p in net.parameters() if p.requires_grad]
+            optimizer = self._optimizer_factories[role](params)
+            optimizers.append(optimizer)
+            factory = self._scheduler_factories[role]
+            if factory is not None:
+                schedulers.append(factory(optimizer))
+        return optimizers, schedulers
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        # Lightning calls this after unscaling the gradients under 16-bit AMP: the right place to clip.
+        g_opt, _ = self.optimizers()
+        role = "generator" if optimizer is g_opt.optimizer else "discriminator"
+        max_norm = self.clip_norms[role]
+        if max_norm is not None:
+            self.clip_gradients(optimizer, gradient_clip_val=max_norm, gradient_clip_algorithm="norm")
+
+    def training_step(self, dataloader_iter: Iterator[Any]) -> None:
+        """One generator iteration: ``d_steps`` discriminator updates, then one generator update."""
+        g_opt, d_opt = self.optimizers()
+        # Fetch all k real batches first: an epoch that runs out mid-iteration then ends without
+        # a partial iteration (StopIteration here ends the epoch), so D steps stay exactly k per G step.
+        batches = [self._next_real_batch(dataloader_iter) for _ in range(self.d_steps)]
+        if not self._inputs_checked:
+            self._check_inputs(*batches[0])
+            self._inputs_checked = True
+        logs: dict[str, Tensor] = {}
+        for real, labels in batches:
+            logs = self._discriminator_step(real, labels, d_opt.optimizer)
+        logs.update(self._generator_step(batches[-1][0].shape[0], g_opt))
+        self._update_ema()
+        for scheduler in self._schedulers():
+            scheduler.step()
+        if self._should_log():
+            self.log_dict(logs, batch_size=batches[-1][0].shape[0])
+
+    def _should_log(self) -> bool:
+        # Each self.log call costs about a millisecond on the CPU (Lightning moves its metric state
+        # every call), more than a toy iteration's arithmetic; loggers only read the values every
+        # `log_every_n_steps` iterations, so log exactly then.
+        connector = getattr(self._trainer, "_logger_connector", None)
+        return bool(getattr(connector, "should_update_logs", True))
+
+    def _schedulers(self) -> list[Any]:
+        schedulers = self.lr_schedulers()
+        if schedulers is None:
+            return []
+        return list(schedulers) if isinstance(schedulers, list) else [schedulers]
+
+    def _next_real_batch(self, dataloader_iter: Iterator[Any]) -> tuple[Tensor, Tensor | None]:
+        batch, _, _ = next(dataloader_iter)
+        # dataloader_iter mode leaves device transfer to the module: run Lightning's usual path
+        batch = self.trainer.precision_plugin.convert_input(batch)
+        batch = self.on_before_batch_transfer(batch, 0)
+        batch = self.trainer.strategy.batch_to_device(batch, dataloader_idx=0)
+        return self._split_batch(batch)
+
+    def _split_batch(self, batch: Any) -> tuple[Tensor, Tensor | None]:
+        """A batch is real samples, or a tuple/list of (samples, labels, ...)."""
+        if isinstance(batch, Tensor):
+            real, labels = batch, None
+        elif isinstance(batch, (tuple, list)) and batch and isinstance(batch[0], Tensor):
+            real = batch[0]
+            labels = batch[1] if len(batch) > 1 and isinstance(batch[1], Tensor) else None
+        else:
+            raise TypeError(
+                f"a training batch of type {type(batch).__name__}: expected a tensor of real samples, "
+                "or a tuple/list whose first element is the real samples (and second the labels)"
+            )
+        if self.num_classes == 0:
+            return real, None  # an unconditional model ignores labels the data may carry
+        if labels is None:
+            raise ValueError(
+                f"num_classes={self.num_classes} (a conditional model) but the batch carries no labels: "
+                "expected (samples, labels)"
+            )
+        return real, labels.long()
+
+    def _check_inputs(self, real: Tensor, labels: Tensor | None) -> None:
+        """Fail with a clear message before the first optimizer step if the pieces do not fit."""
+        batch_size = real.shape[0]
+        if labels is not None:
+            _check(
+                labels.shape == (batch_size,),
+                f"labels of shape {tuple(labels.shape)}: expected one label per sample, ({batch_size},)",
+            )
+            low, high = int(labels.min()), int(labels.max())
+            _check(
+                0 <= low and high < self.num_classes,
+                f"labels in [{low}, {high}] but num_classes={self.num_classes}: expected labels in [0, {self.num_classes})",
+            )
+        networks = (self.generator, self.discriminator)
+        modes = [net.training for net in networks]
+        for net in networks:
+            net.eval()  # no batch-norm statistics or lazy data statistics from a dry run
+        try:
+            with torch.no_grad():
+                z = self.sample_latent(batch_size)
+                fake_labels = self.sample_labels(batch_size) if self.num_classes else None
+                try:
+                    fake = self._generate_with(self.generator, z, fake_labels)
+                except Exception as err:
+                    raise ValueError(
+                        f"the generator failed on latents of shape {tuple(z.shape)} (latent_dim={self.latent_dim}): "
+                        f"{err}. Expected a generator that takes (batch, latent_dim) inputs"
+                    ) from err
+                _check(
+                    tuple(fake.shape[1:]) == tuple(real.shape[1:]),
+                    f"the generator makes samples of shape {tuple(fake.shape[1:])} but the data has shape "
+                    f"{tuple(real.shape[1:])}; expected the same shape",
+                )
+                try:
+                    logits = self._discriminate(real, labels)
+                except Exception as err:
+                    raise ValueError(
+                        f"the discriminator failed on a real batch of shape {tuple(real.shape)}: {err}. "
+                        "Expected a discriminator that takes data of this shape"
+                    ) from err
+                _check(
+                    tuple(logits.shape) == (batch_size,),
+                    f"the discriminator returned shape {tuple(logits.shape)} for {batch_size} samples; "
+                    f"expected one raw score per sample, ({batch_size},)",
+                )
+        finally:
+            for net, mode in zip(networks, modes):
+                net.train(mode)
+
+    def _discriminator_step(self, real: Tensor, labels: Tensor | None, optimizer: torch.optim.Optimizer) -> dict[str, Tensor]:
+        batch_size = real.shape[0]
+        fake_labels = self.sample_labels(batch_size) if self.num_classes else None
+        with torch.no_grad():
+            fake = self._generate_with(self.generator, self.sample_latent(batch_size), fake_labels)
+        real_logits = self._discriminate(real, labels)  # real first: see DataStandardizer
+        fake_logits = self._discriminate(fake, fake_labels)
+        loss = self.discriminator_loss(real_logits, fake_logits)
+        logs = {
+            "train/d_loss": loss.detach(),
+            "train/D(x)": torch.sigmoid(real_logits.detach()).mean(),
+            "train/D(G(z))": torch.sigmoid(fake_logits.detach()).mean(),
+        }
+        total = loss
+        if self.gp_weight > 0:
+            gp = gradient_penalty(lambda x: self._discriminate(x, labels), real, fake)
+            total = total + self.gp_weight * gp
+            logs["train/gradient_penalty"] = gp.detach()
+        if self.r1_gamma > 0 and self._d_step_count % self.r1_interval == 0:
+            r1 = r1_penalty(lambda x: self._discriminate(x, labels), real)
+            total = total + 0.5 * self.r1_gamma * self.r1_interval * r1  # lazy: scale by the interval
+            logs["train/r1"] = r1.detach()
+        optimizer.zero_grad(set_to_none=True)
+        self.manual_backward(total)
+        # Step through the strategy rather than the LightningOptimizer: the precision plugin still
+        # scales and unscales, but global_step counts only generator steps.
+        self.trainer.strategy.optimizer_step(optimizer, closure=_no_closure)
+        self._d_step_count += 1
+        return logs
+
+    def _generator_step(self, batch_size: int, optimizer: Any) -> dict[str, Tensor]:
+        labels = self.sample_labels(batch_size) if self.num_classes else None
+        z = self.sample_latent(batch_size)
+        self.discriminator.requires_grad_(False)  # no discriminator weight gradients in this phase
+        try:
+            fake_logits = self._discriminate(self._generate_with(self.generator, z, labels), labels)
+            loss = self.generator_loss(fake_logits)
+            optimizer.zero_grad(set_to_none=True)
+            self.manual_backward(loss)
+        finally:
+            self.discriminator.requires_grad_(True)
+        optimizer.step()
+        return {"train/g_loss": loss.detach()}
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        if self.generator_ema is None:
+            return
+        step = self.global_step
+        decay = min(self.ema_decay, (1 + step) / (10 + step)) if self.ema_warmup else self.ema_decay
+        ema_params = list(self.generator_ema.parameters())
+        params = [p.detach() for p in self.generator.parameters()]
+        torch._foreach_lerp_(ema_params, params, 1.0 - decay)
+        for ema_buffer, buffer in zip(self.generator_ema.buffers(), self.generator.buffers()):
+            ema_buffer.copy_(buffer)  # batch-norm statistics follow the live generator
+
+
+def _no_closure() -> None:
+    """The backward already ran in ``training_step``."""
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(message)
+

@@ -1,0 +1,89 @@
+"""Networks that remember how they were built, so a checkpoint can rebuild them.
+
+torch >= 2.6 loads checkpoints weights-only: a pickled ``nn.Module`` in the hyper-parameters
+does not load back. A :class:`Recordable` network records its class path and constructor
+arguments instead; ``GANModule`` stores that record, and ``load_from_checkpoint`` rebuilds the
+network from it.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+from typing import Any, Mapping
+
+from torch import nn
+
+__all__ = ["Recordable", "build_network", "network_spec"]
+
+_PLAIN = (type(None), bool, int, float, str)
+
+
+def _is_plain(value: Any) -> bool:
+    """True for values a weights-only ``torch.load`` reads back (and YAML can show)."""
+    if isinstance(value, _PLAIN):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_is_plain(v) for v in value)
+    if isinstance(value, Mapping):
+        return all(isinstance(k, str) and _is_plain(v) for k, v in value.items())
+    return False
+
+
+class Recordable(nn.Module):
+    """An ``nn.Module`` that records its constructor arguments in ``init_spec``.
+
+    Subclass it instead of ``nn.Module`` and a ``GANModule`` checkpoint can rebuild your network
+    without pickling it. Arguments must be plain values (numbers, strings, lists, dicts).
+
+    Example:
+        >>> class Tiny(Recordable):
+        ...     def __init__(self, width: int, *, depth: int = 2) -> None:
+        ...         super().__init__()
+        ...         self.width, self.depth = width, depth
+        >>> Tiny(8).init_spec["init_args"]
+        {'width': 8, 'depth': 2}
+    """
+
+    init_spec: dict[str, Any] | None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        init = cls.__init__
+        signature = inspect.signature(init)
+
+        @functools.wraps(init)
+        def __init__(self: Recordable, *args: Any, **kw: Any) -> None:
+            init(self, *args, **kw)
+            if type(self) is cls:  # the outermost constructor records; super().__init__ calls do not
+                bound = signature.bind(self, *args, **kw)
+                bound.apply_defaults()
+                init_args = {k: v for k, v in list(bound.arguments.items())[1:]}
+                spec = {"class_path": f"{cls.__module__}.{cls.__qualname__}", "init_args": init_args}
+                self.init_spec = spec if _is_plain(init_args) else None
+
+        cls.__init__ = __init__  # type: ignore[method-assign]
+
+
+def network_spec(network: nn.Module) -> dict[str, Any] | None:
+    """The ``{"class_path", "init_args"}`` record of a network, or None if it has none."""
+    spec = getattr(network, "init_spec", None)
+    return dict(spec) if isinstance(spec, Mapping) else None
+
+
+def build_network(spec: Mapping[str, Any], *, role: str = "network") -> nn.Module:
+    """Build a network from a ``{"class_path": ..., "init_args": {...}}`` record."""
+    if not isinstance(spec, Mapping) or "class_path" not in spec:
+        raise TypeError(
+            f"{role}={spec!r} is neither an nn.Module nor a {{'class_path': ..., 'init_args': ...}} mapping"
+        )
+    class_path = spec["class_path"]
+    module_name, _, class_name = str(class_path).rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError, ValueError) as err:
+        raise ImportError(f"cannot import the {role} class {class_path!r} recorded in the checkpoint: {err}") from err
+    if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+        raise TypeError(f"the {role} class_path {class_path!r} is not an nn.Module subclass")
+    return cls(**dict(spec.get("init_args") or {}))
