@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from jsonargparse import Namespace
@@ -12,7 +11,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from lightning_gan.module import GANModule
 
-__all__ = ["GANCLI", "main"]
+__all__ = ["GANCLI", "main", "run_cli"]
 
 
 class GANCLI(LightningCLI):
@@ -44,17 +43,26 @@ def _is_wandb(logger: Any) -> bool:
     return isinstance(logger, Namespace) and str(logger.get("class_path", "")).endswith("WandbLogger")
 
 
-def main(args: list[str] | None = None) -> None:
-    """Entry point of the ``lightning-gan`` console script."""
-    args = sys.argv[1:] if args is None else args
-    GANCLI(
+def run_cli(args: list[str] | None = None, *, run: bool = True) -> GANCLI:
+    """Run ``lightning-gan`` from Python with ``args`` as on the command line; returns the CLI
+    (its ``model``, ``datamodule``, ``trainer``).
+
+    ``run=False`` only parses the configuration and builds the model, data and trainer (no subcommand).
+    """
+    return GANCLI(
         GANModule,
         LightningDataModule,
         subclass_mode_model=True,
         subclass_mode_data=True,
         save_config_kwargs={"overwrite": True},
         args=args,
+        run=run,
     )
+
+
+def main() -> None:
+    """Entry point of the ``lightning-gan`` console script."""
+    run_cli()
 
 
 if __name__ == "__main__":

@@ -39,6 +39,8 @@ class WandbLogger(_LightningWandbLogger):
 
     def __init__(self, *args: Any, save_dir: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, save_dir=save_dir, **kwargs)
+        if self._wandb_init.get("anonymous") is None:
+            self._wandb_init.pop("anonymous", None)  # wandb warns about the setting even when unset
         self._explicit_mode = bool(kwargs.get("offline") or kwargs.get("mode") or os.environ.get("WANDB_MODE"))
 
     @property

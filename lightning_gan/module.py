@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import functools
 import importlib
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -24,6 +25,10 @@ from lightning_gan.nets import build_network, network_spec
 from lightning_gan.regularizers import gradient_penalty, r1_penalty
 
 __all__ = ["GANModule"]
+
+# One training_step per generator iteration pulls its k real batches from `dataloader_iter` on
+# purpose (see training_step); Lightning's generic caution about that signature is noise here.
+warnings.filterwarnings("ignore", message=r"(You are using|Found) the `dataloader_iter`|Found `dataloader_iter`")
 
 LATENT_DISTRIBUTIONS = ("normal", "uniform")
 
@@ -181,7 +186,9 @@ class GANModule(L.LightningModule):
         Networks and callables are recorded as ``{"class_path", "init_args"}``; the LightningCLI
         already hands over such records. Whatever cannot be recorded is stored as ``None``.
         """
-        self.save_hyperparameters()
+        with warnings.catch_warnings():  # networks are replaced by their records just below
+            warnings.filterwarnings("ignore", message=r"Attribute '(generator|discriminator)' is an instance of")
+            self.save_hyperparameters()
         for key in ("generator", "discriminator"):
             value = self.hparams.get(key)
             if isinstance(value, nn.Module):

@@ -20,9 +20,10 @@ Critic = Callable[[Tensor], Tensor]  # x: (B, ...) -> logits (B,)
 def _input_gradient(critic: Critic, x: Tensor) -> Tensor:
     """``d sum(critic(x)) / dx`` with a graph, so a penalty on it trains the critic."""
     x = x.detach().float().requires_grad_(True)
+    # the gradient's own graph must be built outside autocast too, or it is recorded in low precision
     with torch.autocast(device_type=x.device.type, enabled=False):
         scores = critic(x).float()
-    (grad,) = torch.autograd.grad(scores.sum(), x, create_graph=True)
+        (grad,) = torch.autograd.grad(scores.sum(), x, create_graph=True)
     return grad.flatten(1)  # (B, prod(data shape))
 
 

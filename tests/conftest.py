@@ -1,0 +1,21 @@
+import os
+import warnings
+
+import pytest
+import torch
+
+# Tiny networks run fastest on one thread, and CI runs two test workers on two cores.
+torch.set_num_threads(1)
+os.environ.setdefault("WANDB_SILENT", "true")
+warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+
+
+@pytest.fixture
+def no_wandb_credentials(tmp_path, monkeypatch):
+    """A machine where nobody ran `wandb login`: no API key, no netrc entry, no mode forced."""
+    for name in ("WANDB_API_KEY", "WANDB_MODE", "WANDB_IDENTITY_TOKEN_FILE", "WANDB_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "wandb-config"))
+    monkeypatch.setenv("WANDB_CACHE_DIR", str(tmp_path / "wandb-cache"))
+    monkeypatch.setenv("WANDB_DATA_DIR", str(tmp_path / "wandb-data"))

@@ -1,0 +1,60 @@
+"""Small pieces shared by the tests: a tiny GAN, a trainer, data made in the test."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from lightning_gan import GANModule
+from lightning_gan.nets import MLPDiscriminator, MLPGenerator
+
+
+def tiny_gan(data_dim: int = 2, latent_dim: int = 2, num_classes: int = 0, **kwargs: Any) -> GANModule:
+    return GANModule(
+        MLPGenerator(latent_dim, data_dim, hidden_dim=16, num_layers=2, num_classes=num_classes),
+        MLPDiscriminator(data_dim, hidden_dim=16, num_layers=2, num_classes=num_classes),
+        latent_dim=latent_dim,
+        num_classes=num_classes,
+        **kwargs,
+    )
+
+
+def trainer(tmp_path: Any = None, max_steps: int = 5, **kwargs: Any) -> L.Trainer:
+    options: dict[str, Any] = dict(
+        max_steps=max_steps,
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    if tmp_path is not None:
+        options["default_root_dir"] = str(tmp_path)
+    options.update(kwargs)
+    return L.Trainer(**options)
+
+
+def loader(*tensors: torch.Tensor, batch_size: int = 8) -> DataLoader:
+    dataset = TensorDataset(*tensors) if len(tensors) > 1 else _Plain(tensors[0])
+    return DataLoader(dataset, batch_size=batch_size, shuffle=False, drop_last=True)
+
+
+class _Plain(torch.utils.data.Dataset):
+    """Yields plain tensors, so batches are tensors rather than 1-tuples."""
+
+    def __init__(self, data: torch.Tensor) -> None:
+        self.data = data
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return self.data[i]
+
+
+adam = partial(torch.optim.Adam, lr=1e-3, betas=(0.5, 0.999))

@@ -1,0 +1,72 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from lightning_gan import GANModule
+from lightning_gan.cli import run_cli
+
+RECIPES = sorted((Path(__file__).parents[1] / "recipes").glob("*.yaml"))
+
+
+def test_there_are_recipes():
+    assert {"gaussian1d.yaml", "ring8.yaml", "grid25.yaml"} <= {p.name for p in RECIPES}
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
+def test_every_recipe_parses_and_builds(recipe, tmp_path):
+    cli = run_cli(["--config", str(recipe), "--trainer.default_root_dir", str(tmp_path)], run=False)
+    assert isinstance(cli.model, GANModule)
+    assert cli.trainer.max_steps > 0, "recipes state their budget in generator iterations"
+    assert any(type(c).__name__ == "ModelCheckpoint" and c.save_last for c in cli.trainer.callbacks)
+
+
+def test_a_config_typo_is_an_error_naming_the_key(tmp_path, capsys):
+    config = tmp_path / "typo.yaml"
+    config.write_text(RECIPES[0].read_text().replace("latent_distribution:", "latent_distributon:"))
+    with pytest.raises(SystemExit):
+        run_cli(["--config", str(config)], run=False)
+    assert "latent_distributon" in capsys.readouterr().err
+
+
+def test_an_unknown_loss_in_a_config_is_an_error_before_training(tmp_path, capsys):
+    with pytest.raises((SystemExit, ValueError)) as error:
+        run_cli(["--config", str(RECIPES[0]), "--model.init_args.loss", "hinj"], run=False)
+    assert "hinj" in str(error.value) + capsys.readouterr().err
+
+
+def test_cli_checkpoint_loads_weights_only_and_generates_what_the_run_did(tmp_path):
+    recipe = Path(__file__).parents[1] / "recipes" / "gaussian1d.yaml"
+    cli = run_cli(
+        ["fit", "--config", str(recipe), "--trainer.default_root_dir", str(tmp_path), "--trainer.max_steps", "20",
+         "--trainer.logger", "false", "--trainer.enable_progress_bar", "false", "--trainer.callbacks", "[]"]
+    )
+    assert cli.trainer.global_step == 20
+    (last,) = tmp_path.glob("**/last.ckpt")
+    torch.load(last, weights_only=True)
+    loaded = GANModule.load_from_checkpoint(last)
+    torch.testing.assert_close(loaded.generate(64, seed=5), cli.model.generate(64, seed=5))
+
+
+def test_a_run_without_wandb_credentials_or_network_goes_offline_and_keeps_everything_in_its_folder(
+    tmp_path, no_wandb_credentials
+):
+    root, cwd = tmp_path / "run", tmp_path / "cwd"
+    cwd.mkdir()
+    recipe = Path(__file__).parents[1] / "recipes" / "gaussian1d.yaml"
+    env = {**os.environ, "WANDB_SILENT": "false"}
+    result = subprocess.run(
+        [Path(sys.executable).with_name("lightning-gan"), "fit", "--config", recipe,
+         "--trainer.default_root_dir", root, "--trainer.max_steps", "60", "--trainer.enable_progress_bar", "false"],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "wandb sync" in result.stderr + result.stdout
+    (run_file,) = root.glob("wandb/offline-run-*/run-*.wandb")
+    assert run_file.stat().st_size > 0
+    assert len(list(root.glob("**/last.ckpt"))) == 1
+    assert (root / "toy_distribution.png").exists()
+    assert list(cwd.iterdir()) == [], "nothing may land in the working directory"

@@ -1,0 +1,315 @@
+import math
+from functools import partial
+
+import pytest
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+from torch import nn
+
+from lightning_gan import GANModule
+from lightning_gan.losses import LOSSES
+from lightning_gan.nets import MLPDiscriminator, MLPGenerator, Recordable
+
+from .helpers import loader, tiny_gan, trainer
+
+
+class StepCounter:
+    """Counts optimizer steps with torch's public step hooks, once the trainer has made the optimizers."""
+
+    def __init__(self) -> None:
+        self.g = self.d = 0
+
+    def attach(self, module: GANModule) -> None:
+        original = module.configure_optimizers
+
+        def configure():
+            optimizers, schedulers = original()
+            g_opt, d_opt = optimizers
+            g_opt.register_step_post_hook(lambda *_: setattr(self, "g", self.g + 1))
+            d_opt.register_step_post_hook(lambda *_: setattr(self, "d", self.d + 1))
+            return optimizers, schedulers
+
+        module.configure_optimizers = configure
+
+
+class RecordingDiscriminator(MLPDiscriminator):
+    """Remembers which real batch (encoded in the data's values) each training forward saw."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.seen_real: list[int] = []
+
+    def forward(self, x, labels=None):
+        if self.training and torch.is_grad_enabled() and bool((x >= 1000).all()):
+            self.seen_real.append(int(x[0, 0].item()))
+        return super().forward(x, labels)
+
+
+def test_d_steps_k_gives_k_discriminator_updates_each_on_its_own_batch(tmp_path):
+    k, iterations, batch = 3, 4, 8
+    # batch i holds the value 1000 + i everywhere, so a forward pass tells which batch it got
+    data = (1000 + torch.arange(k * iterations + 2).repeat_interleave(batch)).float()[:, None].repeat(1, 2)
+    module = GANModule(
+        MLPGenerator(2, 2, hidden_dim=8), RecordingDiscriminator(2, hidden_dim=8), latent_dim=2, d_steps=k
+    )
+    counter = StepCounter()
+    counter.attach(module)
+    fit = trainer(tmp_path, max_steps=iterations)
+    fit.fit(module, loader(data, batch_size=batch))
+    assert (counter.d, counter.g) == (k * iterations, iterations)
+    assert fit.global_step == iterations  # max_steps counts generator iterations
+    assert module.discriminator.seen_real == list(range(1000, 1000 + k * iterations))
+
+
+def test_an_epoch_that_runs_out_mid_iteration_takes_no_partial_iteration(tmp_path):
+    # 7 batches per epoch with k=3: two full iterations per epoch, the 7th batch is dropped
+    data = torch.randn(7 * 4, 2)
+    module = tiny_gan(d_steps=3)
+    counter = StepCounter()
+    counter.attach(module)
+    fit = trainer(tmp_path, max_steps=-1, max_epochs=2)
+    fit.fit(module, loader(data, batch_size=4))
+    assert (counter.d, counter.g) == (12, 4)
+    assert fit.global_step == 4
+
+
+def test_logged_step_axis_is_the_generator_iteration(tmp_path):
+    module = tiny_gan(d_steps=2)
+    fit = trainer(
+        tmp_path, max_steps=20, logger=CSVLogger(tmp_path, name="csv", version=0), log_every_n_steps=5
+    )
+    fit.fit(module, loader(torch.randn(400, 2)))
+    lines = (tmp_path / "csv" / "version_0" / "metrics.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    rows = [dict(zip(header, line.split(","))) for line in lines[1:]]
+    assert [int(row["step"]) for row in rows] == [4, 9, 14, 19]
+    expected = {"train/d_loss", "train/g_loss", "train/D(x)", "train/D(G(z))"}
+    assert expected <= set(header)
+    for row in rows:
+        d_x = float(row["train/D(x)"])
+        assert 0 < d_x < 1 and math.isfinite(float(row["train/g_loss"]))
+
+
+@pytest.mark.parametrize("loss", sorted(LOSSES))
+@pytest.mark.parametrize("regularizer", [{}, {"gp_weight": 10.0}, {"r1_gamma": 1.0, "r1_interval": 2}])
+def test_every_loss_and_regularizer_trains_without_nan(tmp_path, loss, regularizer):
+    module = tiny_gan(loss=loss, **regularizer)
+    before = [p.detach().clone() for p in module.parameters()]
+    trainer(tmp_path, max_steps=4).fit(module, loader(torch.randn(64, 2)))
+    after = list(module.parameters())
+    assert all(torch.isfinite(p).all() for p in after)
+    assert all(not torch.equal(a, b) for a, b in zip(before, after) if a.requires_grad)
+
+
+def test_regularizer_values_are_logged(tmp_path):
+    module = tiny_gan(gp_weight=10.0, r1_gamma=1.0)
+    fit = trainer(tmp_path, max_steps=2, log_every_n_steps=1)
+    fit.fit(module, loader(torch.randn(64, 2)))
+    assert {"train/gradient_penalty", "train/r1"} <= set(fit.logged_metrics)
+
+
+def test_gradient_clipping_bounds_each_networks_update(tmp_path):
+    # with plain SGD at lr 1 an update is minus the gradient, so its norm is the clipped gradient norm
+    sgd = partial(torch.optim.SGD, lr=1.0)
+    module = tiny_gan(g_clip_norm=1e-3, d_clip_norm=2e-3, g_optimizer=sgd, d_optimizer=sgd)
+    g_before = torch.nn.utils.parameters_to_vector(module.generator.parameters()).detach().clone()
+    d_before = torch.nn.utils.parameters_to_vector(module.discriminator.parameters()).detach().clone()
+    trainer(tmp_path, max_steps=1).fit(module, loader(10 * torch.randn(64, 2)))
+    g_step = torch.nn.utils.parameters_to_vector(module.generator.parameters()) - g_before
+    d_step = torch.nn.utils.parameters_to_vector(module.discriminator.parameters()) - d_before
+    assert 0.999e-3 <= g_step.norm() <= 1.001e-3  # the raw gradients are far larger than the bounds
+    assert 1.998e-3 <= d_step.norm() <= 2.002e-3
+
+
+def test_lr_schedulers_step_once_per_generator_iteration(tmp_path):
+    halve = partial(torch.optim.lr_scheduler.StepLR, step_size=1, gamma=0.5)
+    module = tiny_gan(d_steps=2, g_lr_scheduler=halve, d_lr_scheduler=halve)
+    fit = trainer(tmp_path, max_steps=3)
+    fit.fit(module, loader(torch.randn(64, 2)))
+    g_opt, d_opt = fit.optimizers
+    assert g_opt.param_groups[0]["lr"] == pytest.approx(2e-4 / 8)
+    assert d_opt.param_groups[0]["lr"] == pytest.approx(2e-4 / 8)
+
+
+def test_generate_is_seeded_in_eval_mode_and_uses_the_ema_generator(tmp_path):
+    module = tiny_gan(ema_decay=0.9)
+    trainer(tmp_path, max_steps=5).fit(module, loader(torch.randn(64, 2)))
+    assert module.generator.training
+    a, b, c = module.generate(16, seed=3), module.generate(16, seed=3), module.generate(16, seed=4)
+    torch.testing.assert_close(a, b)
+    assert not torch.allclose(a, c)
+    assert not a.requires_grad and a.shape == (16, 2)
+    assert module.generator.training and module.generator_ema.training  # modes restored
+    with torch.random.fork_rng():
+        torch.manual_seed(3)
+        z = module.sample_latent(16)
+    module.generator_ema.eval()
+    torch.testing.assert_close(a, module.generator_ema(z))
+    assert not torch.allclose(a, module.generator.eval()(z))  # the EMA differs from the live weights
+
+
+def test_ema_averages_the_generator_weights(tmp_path):
+    module = tiny_gan(ema_decay=0.5, ema_warmup=False)
+    initial = [p.detach().clone() for p in module.generator.parameters()]
+    trainer(tmp_path, max_steps=1).fit(module, loader(torch.randn(64, 2)))
+    # one update from identical copies: ema = 0.5 * initial + 0.5 * updated
+    for ema, start, live in zip(module.generator_ema.parameters(), initial, module.generator.parameters()):
+        assert not torch.equal(start, live)
+        torch.testing.assert_close(ema, 0.5 * start + 0.5 * live)
+        assert not ema.requires_grad
+
+
+def test_conditional_model_trains_and_generates_the_asked_classes(tmp_path):
+    module = tiny_gan(num_classes=3)
+    data, labels = torch.randn(64, 2), torch.randint(0, 3, (64,))
+    trainer(tmp_path, max_steps=3).fit(module, loader(data, labels))
+    samples = module.generate(6, seed=0, labels=torch.tensor([0, 1, 2, 0, 1, 2]))
+    assert samples.shape == (6, 2)
+    same_class = module.generate(6, seed=0, labels=torch.zeros(6, dtype=torch.long))
+    assert not torch.allclose(samples, same_class)  # labels change the output
+
+
+# --------------------------------------------------------------------- checkpoints
+
+
+def checkpointing_trainer(tmp_path, max_steps=6):
+    return trainer(
+        tmp_path,
+        max_steps=max_steps,
+        enable_checkpointing=True,
+        callbacks=[ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)],
+    )
+
+
+def test_checkpoint_of_package_networks_loads_weights_only_and_generates_the_same(tmp_path):
+    module = tiny_gan(ema_decay=0.99, loss="hinge", latent_distribution="uniform")
+    checkpointing_trainer(tmp_path).fit(module, loader(torch.randn(64, 2)))
+    path = tmp_path / "ckpt" / "last.ckpt"
+    torch.load(path, weights_only=True)  # no pickled objects inside
+    loaded = GANModule.load_from_checkpoint(path)
+    assert loaded.hparams.loss == "hinge" and loaded.latent_distribution == "uniform"
+    torch.testing.assert_close(loaded.generate(32, seed=7), module.generate(32, seed=7))
+
+
+class UserGenerator(Recordable):
+    """A user's own network, made checkpoint-friendly by inheriting Recordable."""
+
+    def __init__(self, latent_dim: int, width: int = 8) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(latent_dim, width), nn.ReLU(), nn.Linear(width, 2))
+
+    def forward(self, z):
+        return self.net(z)
+
+
+class PlainDiscriminator(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(2, 8), nn.LeakyReLU(0.2), nn.Linear(8, 1))
+
+    def forward(self, x):
+        return self.net(x).squeeze(1)
+
+
+def test_user_networks_load_the_documented_way_and_otherwise_fail_clearly(tmp_path):
+    module = GANModule(UserGenerator(3), PlainDiscriminator(), latent_dim=3)
+    checkpointing_trainer(tmp_path).fit(module, loader(torch.randn(64, 2)))
+    path = tmp_path / "ckpt" / "last.ckpt"
+    # a Recordable generator comes back by itself; the plain nn.Module discriminator must be passed
+    with pytest.raises(ValueError, match=r"the discriminator was not recorded.*discriminator=YourNet"):
+        GANModule.load_from_checkpoint(path)
+    loaded = GANModule.load_from_checkpoint(path, discriminator=PlainDiscriminator())
+    assert isinstance(loaded.generator, UserGenerator)
+    torch.testing.assert_close(loaded.generate(8, seed=1), module.generate(8, seed=1))
+
+
+class NoisyGAN(GANModule):
+    """A subclass that changes how latents are drawn and the generator's loss."""
+
+    def sample_latent(self, num_samples):
+        return torch.rand(num_samples, self.latent_dim, device=self.device).sub(0.5).sign()
+
+    def generator_loss(self, fake_logits):
+        return torch.nn.functional.softplus(-fake_logits).mean() + 0.0 * fake_logits.sum()
+
+
+def test_subclass_checkpoint_loads_as_the_subclass(tmp_path):
+    module = NoisyGAN(MLPGenerator(2, 2, hidden_dim=8), MLPDiscriminator(2, hidden_dim=8), latent_dim=2)
+    checkpointing_trainer(tmp_path).fit(module, loader(torch.randn(64, 2)))
+    loaded = NoisyGAN.load_from_checkpoint(tmp_path / "ckpt" / "last.ckpt")
+    assert type(loaded) is NoisyGAN
+    assert set(loaded.sample_latent(100).unique().tolist()) == {-1.0, 1.0}
+    torch.testing.assert_close(loaded.generate(8, seed=2), module.generate(8, seed=2))
+
+
+# --------------------------------------------------------------------- bad input
+
+
+def assert_no_optimizer_step(module, tmp_path, data, match):
+    counter = StepCounter()
+    counter.attach(module)
+    with pytest.raises(ValueError, match=match):
+        trainer(tmp_path, max_steps=2).fit(module, data)
+    assert counter.d == counter.g == 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"loss": "wgan"}, r"loss='wgan' is not a known loss; expected one of"),
+        ({"d_steps": 0}, r"d_steps=0: expected an int >= 1"),
+        ({"latent_distribution": "cauchy"}, r"latent_distribution='cauchy': expected one of \['normal', 'uniform'\]"),
+        ({"ema_decay": 1.5}, r"ema_decay=1.5: expected None or 0 < decay < 1"),
+    ],
+)
+def test_bad_arguments_fail_at_construction(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        tiny_gan(**kwargs)
+
+
+def test_networks_and_module_must_agree_on_num_classes():
+    with pytest.raises(ValueError, match=r"the generator was built with num_classes=0 but GANModule has num_classes=10"):
+        GANModule(MLPGenerator(2, 2), MLPDiscriminator(2), latent_dim=2, num_classes=10)
+
+
+def test_generator_that_does_not_take_latent_dim_inputs_fails_before_any_step(tmp_path):
+    module = GANModule(MLPGenerator(5, 2), MLPDiscriminator(2), latent_dim=3)
+    assert_no_optimizer_step(
+        module, tmp_path, loader(torch.randn(64, 2)),
+        r"the generator failed on latents of shape \(8, 3\) \(latent_dim=3\).*takes \(batch, latent_dim\) inputs",
+    )
+
+
+def test_data_the_networks_do_not_fit_fails_before_any_step(tmp_path):
+    assert_no_optimizer_step(
+        tiny_gan(data_dim=2), tmp_path, loader(torch.randn(64, 3)),
+        r"the generator makes samples of shape \(2,\) but the data has shape \(3,\)",
+    )
+    module = GANModule(MLPGenerator(2, 3), MLPDiscriminator(2), latent_dim=2)
+    assert_no_optimizer_step(
+        module, tmp_path, loader(torch.randn(64, 3)),
+        r"the discriminator failed on a real batch of shape \(8, 3\)",
+    )
+
+
+def test_labels_without_num_classes_are_a_clear_error(tmp_path):
+    unconditional = tiny_gan()
+    with pytest.raises(ValueError, match=r"labels were given but this model is unconditional \(num_classes=0\)"):
+        unconditional.generate(4, labels=torch.zeros(4, dtype=torch.long))
+    conditional = tiny_gan(num_classes=3)
+    assert_no_optimizer_step(
+        conditional, tmp_path, loader(torch.randn(64, 2)), r"num_classes=3 \(a conditional model\) but the batch carries no labels"
+    )
+    assert_no_optimizer_step(
+        tiny_gan(num_classes=3), tmp_path, loader(torch.randn(64, 2), torch.full((64,), 5)),
+        r"labels in \[5, 5\] but num_classes=3",
+    )
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\)"):
+        conditional.generate(2, labels=torch.tensor([0, 3]))
+
+
+def test_unconditional_model_ignores_labels_in_the_data(tmp_path):
+    module = tiny_gan()
+    trainer(tmp_path, max_steps=2).fit(module, loader(torch.randn(64, 2), torch.randint(0, 4, (64,))))
+    assert module.global_step == 2
