@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
@@ -29,6 +31,7 @@ class DataStandardizer(nn.Module):
         self.register_buffer("mean", torch.zeros(num_features))
         self.register_buffer("std", torch.ones(num_features))
         self.register_buffer("initialized", torch.tensor(False))
+        self._known_initialized = False  # a Python copy of the flag, so forward() need not sync with the GPU
 
     @torch.no_grad()
     def _initialize(self, x: Tensor) -> None:
@@ -43,9 +46,15 @@ class DataStandardizer(nn.Module):
         self.std.copy_(var.sqrt().clamp_min(self.eps))
         self.initialized.fill_(True)
 
+    def _load_from_state_dict(self, *args: Any, **kwargs: Any) -> None:
+        super()._load_from_state_dict(*args, **kwargs)
+        self._known_initialized = False  # re-read the loaded flag on the next training forward
+
     def forward(self, x: Tensor) -> Tensor:  # x: (B, F)
-        if self.training and not bool(self.initialized):
-            self._initialize(x.detach().float())
+        if self.training and not self._known_initialized:
+            if not bool(self.initialized):  # one device sync, on the first training forward only
+                self._initialize(x.detach().float())
+            self._known_initialized = True
         return (x - self.mean) / self.std
 
 
