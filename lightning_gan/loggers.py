@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import netrc
 import os
+import socket
 from typing import Any
 from urllib.parse import urlparse
 
@@ -11,14 +12,32 @@ from lightning.pytorch.loggers import WandbLogger as _LightningWandbLogger
 from lightning.pytorch.loggers.logger import rank_zero_experiment
 from lightning.pytorch.utilities import rank_zero_warn
 
-__all__ = ["WandbLogger", "has_wandb_credentials"]
+__all__ = ["WandbLogger", "has_wandb_credentials", "wandb_reachable"]
+
+
+def _wandb_url() -> str:
+    return os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")
+
+
+def wandb_reachable(timeout: float = 3.0) -> bool:
+    """True if the W&B server accepts a TCP connection within ``timeout`` seconds.
+
+    wandb itself waits about 90 s (and retries) before giving up on a machine without network.
+    """
+    url = urlparse(_wandb_url())
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname or "api.wandb.ai", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def has_wandb_credentials() -> bool:
     """True if W&B can find an API key: ``WANDB_API_KEY``, an identity token, or a ``wandb login`` netrc entry."""
     if os.environ.get("WANDB_API_KEY") or os.environ.get("WANDB_IDENTITY_TOKEN_FILE"):
         return True
-    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname or "api.wandb.ai"
+    host = urlparse(_wandb_url()).hostname or "api.wandb.ai"
     try:
         return netrc.netrc(os.environ.get("NETRC")).authenticators(host) is not None
     except (OSError, netrc.NetrcParseError):
@@ -50,6 +69,8 @@ class WandbLogger(_LightningWandbLogger):
             return self._experiment
         if not self._explicit_mode and not has_wandb_credentials():
             self._go_offline("no W&B credentials found (WANDB_API_KEY or `wandb login`)")
+        elif not self._explicit_mode and not wandb_reachable():
+            self._go_offline(f"the W&B server {_wandb_url()} cannot be reached")
         try:
             return super().experiment
         except Exception as err:  # wandb raises a range of errors for auth and network failures

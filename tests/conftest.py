@@ -19,3 +19,7 @@ def no_wandb_credentials(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "wandb-config"))
     monkeypatch.setenv("WANDB_CACHE_DIR", str(tmp_path / "wandb-cache"))
     monkeypatch.setenv("WANDB_DATA_DIR", str(tmp_path / "wandb-data"))
+    yield
+    import wandb
+
+    wandb.teardown()  # wandb keeps process-wide settings; the next test starts clean
