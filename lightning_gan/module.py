@@ -175,7 +175,6 @@ class GANModule(L.LightningModule):
             "generator": None if g_lr_scheduler is None else _build_callable(g_lr_scheduler, "g_lr_scheduler"),
             "discriminator": None if d_lr_scheduler is None else _build_callable(d_lr_scheduler, "d_lr_scheduler"),
         }
-        self._d_step_count = 0  # discriminator updates so far, for the lazy R1 schedule
         self._inputs_checked = False
         self._record_hyperparameters()
 
@@ -295,8 +294,10 @@ class GANModule(L.LightningModule):
             self._check_inputs(*batches[0])
             self._inputs_checked = True
         logs: dict[str, Tensor] = {}
-        for real, labels in batches:
-            logs = self._discriminator_step(real, labels, d_opt.optimizer)
+        for index, (real, labels) in enumerate(batches):
+            # discriminator updates so far: derived from the step counter, so a resumed run keeps the lazy-R1 phase
+            d_step = self.global_step * self.d_steps + index
+            logs = self._discriminator_step(real, labels, d_opt.optimizer, apply_r1=d_step % self.r1_interval == 0)
         logs.update(self._generator_step(batches[-1][0].shape[0], g_opt))
         self._update_ema()
         for scheduler in self._schedulers():
@@ -395,7 +396,9 @@ class GANModule(L.LightningModule):
             for net, mode in zip(networks, modes):
                 net.train(mode)
 
-    def _discriminator_step(self, real: Tensor, labels: Tensor | None, optimizer: torch.optim.Optimizer) -> dict[str, Tensor]:
+    def _discriminator_step(
+        self, real: Tensor, labels: Tensor | None, optimizer: torch.optim.Optimizer, *, apply_r1: bool
+    ) -> dict[str, Tensor]:
         batch_size = real.shape[0]
         fake_labels = self.sample_labels(batch_size) if self.num_classes else None
         with torch.no_grad():
@@ -413,7 +416,7 @@ class GANModule(L.LightningModule):
             gp = gradient_penalty(lambda x: self._discriminate(x, labels), real, fake)
             total = total + self.gp_weight * gp
             logs["train/gradient_penalty"] = gp.detach()
-        if self.r1_gamma > 0 and self._d_step_count % self.r1_interval == 0:
+        if self.r1_gamma > 0 and apply_r1:
             r1 = r1_penalty(lambda x: self._discriminate(x, labels), real)
             total = total + 0.5 * self.r1_gamma * self.r1_interval * r1  # lazy: scale by the interval
             logs["train/r1"] = r1.detach()
@@ -422,7 +425,6 @@ class GANModule(L.LightningModule):
         # Step through the strategy rather than the LightningOptimizer: the precision plugin still
         # scales and unscales, but global_step counts only generator steps.
         self.trainer.strategy.optimizer_step(optimizer, closure=_no_closure)
-        self._d_step_count += 1
         return logs
 
     def _generator_step(self, batch_size: int, optimizer: Any) -> dict[str, Tensor]:

@@ -313,3 +313,13 @@ def test_unconditional_model_ignores_labels_in_the_data(tmp_path):
     module = tiny_gan()
     trainer(tmp_path, max_steps=2).fit(module, loader(torch.randn(64, 2), torch.randint(0, 4, (64,))))
     assert module.global_step == 2
+
+
+def test_lazy_r1_runs_every_r1_interval_discriminator_steps(tmp_path, monkeypatch):
+    import lightning_gan.module as module_file
+
+    calls = []
+    original = module_file.r1_penalty
+    monkeypatch.setattr(module_file, "r1_penalty", lambda critic, real: calls.append(1) or original(critic, real))
+    trainer(tmp_path, max_steps=6).fit(tiny_gan(r1_gamma=1.0, r1_interval=3, d_steps=2), loader(torch.randn(256, 2)))
+    assert len(calls) == 4  # D steps 0..11: R1 on 0, 3, 6, 9
