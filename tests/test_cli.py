@@ -10,6 +10,7 @@ from lightning_gan import GANModule
 from lightning_gan.cli import run_cli
 
 RECIPES = sorted((Path(__file__).parents[1] / "recipes").glob("*.yaml"))
+GAUSSIAN = Path(__file__).parents[1] / "recipes" / "gaussian1d.yaml"
 
 
 def test_there_are_recipes():
@@ -24,9 +25,17 @@ def test_every_recipe_parses_and_builds(recipe, tmp_path):
     assert any(type(c).__name__ == "ModelCheckpoint" and c.save_last for c in cli.trainer.callbacks)
 
 
+def test_checkpointing_can_be_switched_off(tmp_path):
+    cli = run_cli(
+        ["fit", "--config", str(GAUSSIAN), "--trainer.default_root_dir", str(tmp_path), "--trainer.max_steps", "3",
+         "--trainer.logger", "false", "--trainer.callbacks", "[]", "--trainer.enable_checkpointing", "false"]
+    )
+    assert cli.trainer.global_step == 3 and not list(tmp_path.glob("**/*.ckpt"))
+
+
 def test_a_config_typo_is_an_error_naming_the_key(tmp_path, capsys):
     config = tmp_path / "typo.yaml"
-    config.write_text(RECIPES[0].read_text().replace("latent_distribution:", "latent_distributon:"))
+    config.write_text(GAUSSIAN.read_text().replace("latent_distribution:", "latent_distributon:"))
     with pytest.raises(SystemExit):
         run_cli(["--config", str(config)], run=False)
     assert "latent_distributon" in capsys.readouterr().err
@@ -34,7 +43,7 @@ def test_a_config_typo_is_an_error_naming_the_key(tmp_path, capsys):
 
 def test_an_unknown_loss_in_a_config_is_an_error_before_training(tmp_path, capsys):
     with pytest.raises((SystemExit, ValueError)) as error:
-        run_cli(["--config", str(RECIPES[0]), "--model.init_args.loss", "hinj"], run=False)
+        run_cli(["--config", str(GAUSSIAN), "--model.init_args.loss", "hinj"], run=False)
     assert "hinj" in str(error.value) + capsys.readouterr().err
 
 
