@@ -48,7 +48,7 @@ class ToyDistributionFigure(L.Callback):
     """
 
     def __init__(
-        self, at: Sequence[float] = (0.0, 0.02, 0.1, 1.0), num_samples: int = 20_000, filename: str = "toy_distribution.png"
+        self, at: Sequence[float] = (0.01, 0.03, 0.1, 1.0), num_samples: int = 20_000, filename: str = "toy_distribution.png"
     ) -> None:
         at = sorted(float(a) for a in at)
         if not at or len(at) > len(PANEL_LABELS) or at[0] < 0 or at[-1] > 1:
