@@ -79,3 +79,11 @@ def test_a_run_without_wandb_credentials_or_network_goes_offline_and_keeps_every
     assert len(list(root.glob("**/last.ckpt"))) == 1
     assert (root / "toy_distribution.png").exists()
     assert list(cwd.iterdir()) == [], "nothing may land in the working directory"
+
+
+def test_the_command_offers_fit_validate_and_test(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in ("fit", "validate", "test")) and "predict" not in out
