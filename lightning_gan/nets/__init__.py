@@ -5,13 +5,19 @@ Every network here records its constructor arguments (see :class:`Recordable`), 
 """
 
 from lightning_gan.nets._recordable import Recordable, build_network, network_spec
+from lightning_gan.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from lightning_gan.nets.mlp import DataStandardizer, MLPDiscriminator, MLPGenerator
+from lightning_gan.nets.resnet import ResNetDiscriminator, ResNetGenerator
 
 __all__ = [
+    "DCGANDiscriminator",
+    "DCGANGenerator",
     "DataStandardizer",
     "MLPDiscriminator",
     "MLPGenerator",
     "Recordable",
+    "ResNetDiscriminator",
+    "ResNetGenerator",
     "build_network",
     "network_spec",
 ]

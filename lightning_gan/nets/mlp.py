@@ -8,6 +8,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
+from lightning_gan.nets._layers import needs_labels
 from lightning_gan.nets._recordable import Recordable
 
 __all__ = ["DataStandardizer", "MLPDiscriminator", "MLPGenerator"]
@@ -91,9 +92,8 @@ class MLPGenerator(Recordable):
         self.out = nn.Linear(hidden_dim, data_dim)
 
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:  # z: (B, latent_dim)
+        needs_labels(self.num_classes, labels, "generator")
         if self.embed is not None:
-            if labels is None:
-                raise ValueError(f"this generator is conditional (num_classes={self.num_classes}): pass labels")
             z = torch.cat([z, self.embed(labels)], dim=1)
         return self.out(self.body(z))
 
@@ -131,7 +131,6 @@ class MLPDiscriminator(Recordable):
         h = self.body(self.standardize(x.flatten(1)))
         logits = self.out(h).squeeze(1)
         if self.embed is not None:
-            if labels is None:
-                raise ValueError(f"this discriminator is conditional (num_classes={self.num_classes}): pass labels")
+            needs_labels(self.num_classes, labels, "discriminator")
             logits = logits + (self.embed(labels) * h).sum(1)
         return logits
