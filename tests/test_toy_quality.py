@@ -3,7 +3,6 @@
 Each run uses its recipe unchanged except for the data target, with logging and figures off.
 """
 
-import statistics
 from pathlib import Path
 
 import pytest
@@ -45,12 +44,11 @@ def test_ring8_covers_every_mode_with_high_quality_samples(tmp_path):
 
 
 @pytest.mark.slow
-def test_grid25_reaches_pacgan_level_coverage_median_of_three_seeds(tmp_path):
-    results = []
-    for seed in (0, 1, 2):
-        cli = fit("grid25.yaml", tmp_path / str(seed), "--seed_everything", str(seed))
-        dm = cli.datamodule
-        results.append(mode_coverage(cli.model.generate(2500, seed=123), dm.centers, dm.std))
-    modes = statistics.median(r["modes"] for r in results)
-    quality = statistics.median(r["high_quality"] for r in results)
-    assert modes >= 24 and quality >= 0.90, results
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_grid25_reaches_pacgan_level_coverage(tmp_path, seed):
+    # The issue asks for the median of seeds 0-2; asserting each seed is stricter, and lets the
+    # three runs share the test workers.
+    cli = fit("grid25.yaml", tmp_path, "--seed_everything", str(seed))
+    dm = cli.datamodule
+    result = mode_coverage(cli.model.generate(2500, seed=123), dm.centers, dm.std)
+    assert result["modes"] >= 24 and result["high_quality"] >= 0.90, result
