@@ -323,3 +323,13 @@ def test_lazy_r1_runs_every_r1_interval_discriminator_steps(tmp_path, monkeypatc
     monkeypatch.setattr(module_file, "r1_penalty", lambda critic, real: calls.append(1) or original(critic, real))
     trainer(tmp_path, max_steps=6).fit(tiny_gan(r1_gamma=1.0, r1_interval=3, d_steps=2), loader(torch.randn(256, 2)))
     assert len(calls) == 4  # D steps 0..11: R1 on 0, 3, 6, 9
+
+
+@pytest.mark.parametrize("regularizer", [{"gp_weight": 10.0}, {"r1_gamma": 1.0}])
+def test_bf16_mixed_precision_trains_with_penalties(tmp_path, regularizer):
+    module = tiny_gan(g_clip_norm=1.0, d_clip_norm=1.0, **regularizer)
+    fit = trainer(tmp_path, max_steps=3, precision="bf16-mixed", log_every_n_steps=1)
+    fit.fit(module, loader(torch.randn(64, 2)))
+    assert all(torch.isfinite(p).all() and p.dtype == torch.float32 for p in module.parameters())
+    penalty = "train/gradient_penalty" if "gp_weight" in regularizer else "train/r1"
+    assert torch.isfinite(fit.logged_metrics[penalty])
