@@ -1,7 +1,8 @@
-"""The ``lightning-gan`` command: a LightningCLI for ``fit``/``validate``/``test`` with recipes."""
+"""The ``lightning-gan`` command: a LightningCLI for ``fit``/``validate``/``test`` with recipes, and ``sample``."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from jsonargparse import Namespace
@@ -67,7 +68,12 @@ def run_cli(args: list[str] | None = None, *, run: bool = True) -> GANCLI:
 
 def main() -> None:
     """Entry point of the ``lightning-gan`` console script."""
-    run_cli()
+    if sys.argv[1:2] == ["sample"]:
+        from lightning_gan.sampling import sample_main
+
+        sample_main(sys.argv[2:])
+    else:
+        run_cli()
 
 
 if __name__ == "__main__":

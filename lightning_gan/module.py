@@ -107,6 +107,8 @@ class GANModule(L.LightningModule):
         d_clip_norm: the same for the discriminator.
     """
 
+    CHECKPOINT_CLASS_KEY = "lightning_gan_class"  # which (sub)class wrote a checkpoint
+
     def __init__(
         self,
         generator: nn.Module,
@@ -196,6 +198,9 @@ class GANModule(L.LightningModule):
             value = self.hparams.get(key)
             if value is not None and not isinstance(value, Mapping):
                 self.hparams[key] = _callable_spec(value)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint[self.CHECKPOINT_CLASS_KEY] = f"{type(self).__module__}.{type(self).__qualname__}"
 
     # ------------------------------------------------------------------ hooks to override
     def sample_latent(self, num_samples: int) -> Tensor:
