@@ -149,7 +149,7 @@ class ToyDistributionFigure(L.Callback):
     def draw(self, datamodule: Any, path: Path) -> None:
         """Draw the snapshots taken so far into a PNG at ``path``."""
         n = len(self.snapshots)
-        centers, std = datamodule.centers.cpu().numpy(), float(datamodule.std)
+        centers = datamodule.centers.cpu().numpy()
         fig, axes = plt.subplots(1, n, figsize=(4 * n, 4), squeeze=False)
         for i, (ax, snap) in enumerate(zip(axes[0], self.snapshots)):
             if centers.shape[1] == 1:
