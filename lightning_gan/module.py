@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import importlib
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -21,7 +20,7 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
 
 from lightning_gan.losses import get_loss
-from lightning_gan.nets import build_network, network_spec
+from lightning_gan.nets._recordable import build_network, import_class, network_spec
 from lightning_gan.regularizers import gradient_penalty, r1_penalty
 
 __all__ = ["GANModule"]
@@ -57,11 +56,7 @@ def _build_callable(spec: Any, role: str) -> Callable[..., Any]:
         return spec
     if not isinstance(spec, Mapping) or "class_path" not in spec:
         raise TypeError(f"{role}={spec!r} is neither a callable nor a {{'class_path': ..., 'init_args': ...}} mapping")
-    module_name, _, name = str(spec["class_path"]).rpartition(".")
-    try:
-        cls = getattr(importlib.import_module(module_name), name)
-    except (ImportError, AttributeError, ValueError) as err:
-        raise ImportError(f"{role}: cannot import {spec['class_path']!r}: {err}") from err
+    cls = import_class(spec["class_path"], role)
     return functools.partial(cls, **dict(spec.get("init_args") or {}))
 
 
@@ -254,17 +249,23 @@ class GANModule(L.LightningModule):
                 bool(((labels >= 0) & (labels < self.num_classes)).all()),
                 f"labels must lie in [0, {self.num_classes}); got min {int(labels.min())}, max {int(labels.max())}",
             )
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices, enabled=seed is not None):
+            if seed is not None:
+                torch.manual_seed(seed)
+            z = self.sample_latent(num_samples)
+            if self.num_classes > 0 and labels is None:
+                labels = self.sample_labels(num_samples)
+        return self.generate_from(z, labels)
+
+    @torch.no_grad()
+    def generate_from(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        """``G(z)`` for given latents, drawn as :meth:`generate` draws: eval mode, no gradients,
+        the EMA generator when EMA is on."""
         net = self.generator_ema if self.generator_ema is not None else self.generator
         was_training = net.training
         net.eval()
         try:
-            devices = [self.device] if self.device.type == "cuda" else []
-            with torch.random.fork_rng(devices=devices, enabled=seed is not None):
-                if seed is not None:
-                    torch.manual_seed(seed)
-                z = self.sample_latent(num_samples)
-                if self.num_classes > 0 and labels is None:
-                    labels = self.sample_labels(num_samples)
             return self._generate_with(net, z, labels)
         finally:
             net.train(was_training)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
 from lightning_gan.module import GANModule
+from lightning_gan.nets._recordable import import_class
 
 __all__ = ["load_gan", "sample_main", "save_samples"]
 
@@ -23,15 +23,12 @@ def load_gan(checkpoint: str | Path, map_location: str | torch.device = "cpu") -
     path = Path(checkpoint)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
-    meta = torch.load(path, map_location="cpu", weights_only=True)
+    # memory-mapped: reading the class name does not load the tensors a second time
+    meta = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     cls: type[GANModule] = GANModule
     class_path = meta.get(GANModule.CHECKPOINT_CLASS_KEY)
     if class_path:
-        module_name, _, name = class_path.rpartition(".")
-        try:
-            cls = getattr(importlib.import_module(module_name), name)
-        except (ImportError, AttributeError) as err:
-            raise ImportError(f"the checkpoint was written by {class_path!r}, which cannot be imported: {err}") from err
+        cls = import_class(class_path, "GANModule")
         if not (isinstance(cls, type) and issubclass(cls, GANModule)):
             raise TypeError(f"the checkpoint names {class_path!r}, which is not a GANModule subclass")
     return cls.load_from_checkpoint(path, map_location=map_location)

@@ -49,3 +49,16 @@ def test_figure_needs_toy_data(tmp_path):
 def test_figure_rejects_bad_moments():
     with pytest.raises(ValueError, match=r"ToyDistributionFigure\(at=\[0.5, 2.0\]\): expected 1 to 10 fractions in \[0, 1\]"):
         ToyDistributionFigure(at=(2.0, 0.5))
+
+
+def test_the_figure_does_not_change_the_run(tmp_path):
+    def train(callbacks):
+        torch.manual_seed(0)
+        module = tiny_gan(data_dim=1, latent_dim=1)
+        trainer(tmp_path, max_steps=8, callbacks=callbacks).fit(
+            module, Gaussian1DDataModule(batch_size=64, num_samples=1024)
+        )
+        return torch.nn.utils.parameters_to_vector(module.generator.parameters())
+
+    watched = train([ToyDistributionFigure(at=(0.0, 0.5, 1.0), num_samples=100)])
+    torch.testing.assert_close(watched, train([]), rtol=0, atol=0)

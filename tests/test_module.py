@@ -160,7 +160,7 @@ def test_ema_averages_the_generator_weights(tmp_path):
         assert not ema.requires_grad
 
 
-def test_conditional_model_trains_and_generates_the_asked_classes(tmp_path):
+def test_conditional_model_trains_and_its_labels_steer_generation(tmp_path):
     module = tiny_gan(num_classes=3)
     data, labels = torch.randn(64, 2), torch.randint(0, 3, (64,))
     trainer(tmp_path, max_steps=3).fit(module, loader(data, labels))

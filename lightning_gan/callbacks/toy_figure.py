@@ -129,16 +129,16 @@ class ToyDistributionFigure(L.Callback):
     def _snapshot_1d(self, iteration: int, pl_module: Any, samples: np.ndarray, low: float, high: float) -> _Snapshot:
         grid = np.linspace(low, high, 400, dtype=np.float32)
         d_values = self._d(pl_module, grid[:, None])
-        # arrows from evenly spaced latent quantiles (uniform z: evenly spaced points)
-        latents = pl_module.sample_latent(4096).float()
+        # arrows from evenly spaced latent quantiles (uniform z: evenly spaced points); the draw is
+        # seeded inside fork_rng so that watching the run does not change its noise stream
+        devices = [pl_module.device] if pl_module.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(0)
+            latents = pl_module.sample_latent(4096).float()
         quantiles = torch.quantile(latents[:, 0].cpu(), torch.linspace(0.02, 0.98, 25))
         z = torch.zeros(len(quantiles), pl_module.latent_dim, device=pl_module.device)
         z[:, 0] = quantiles.to(pl_module.device)
-        net = pl_module.generator_ema if pl_module.generator_ema is not None else pl_module.generator
-        was_training = net.training
-        net.eval()
-        gz = net(z).float().cpu().numpy()[:, 0]
-        net.train(was_training)
+        gz = pl_module.generate_from(z).float().cpu().numpy()[:, 0]
         return _Snapshot(iteration, samples, grid, d_values, quantiles.numpy(), gz)
 
     @staticmethod

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 from torch import nn
 
-__all__ = ["Recordable", "build_network", "network_spec"]
+__all__ = ["Recordable", "build_network", "import_class", "network_spec"]
 
 _PLAIN = (type(None), bool, int, float, str)
 
@@ -72,6 +72,15 @@ def network_spec(network: nn.Module) -> dict[str, Any] | None:
     return dict(spec) if isinstance(spec, Mapping) else None
 
 
+def import_class(class_path: str, role: str) -> Any:
+    """Import ``package.module.Name``, with an error that names what was being loaded."""
+    module_name, _, name = str(class_path).rpartition(".")
+    try:
+        return getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError, ValueError) as err:
+        raise ImportError(f"cannot import the {role} class {class_path!r}: {err}") from err
+
+
 def build_network(spec: Mapping[str, Any], *, role: str = "network") -> nn.Module:
     """Build a network from a ``{"class_path": ..., "init_args": {...}}`` record."""
     if not isinstance(spec, Mapping) or "class_path" not in spec:
@@ -79,11 +88,7 @@ def build_network(spec: Mapping[str, Any], *, role: str = "network") -> nn.Modul
             f"{role}={spec!r} is neither an nn.Module nor a {{'class_path': ..., 'init_args': ...}} mapping"
         )
     class_path = spec["class_path"]
-    module_name, _, class_name = str(class_path).rpartition(".")
-    try:
-        cls = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError, ValueError) as err:
-        raise ImportError(f"cannot import the {role} class {class_path!r} recorded in the checkpoint: {err}") from err
+    cls = import_class(class_path, role)
     if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
         raise TypeError(f"the {role} class_path {class_path!r} is not an nn.Module subclass")
     return cls(**dict(spec.get("init_args") or {}))
