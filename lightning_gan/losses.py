@@ -7,7 +7,8 @@ Every function takes raw discriminator scores (logits) of shape ``(B,)`` and ret
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import torch.nn.functional as F
 from torch import Tensor
@@ -99,5 +100,3 @@ def get_loss(name: str) -> AdversarialLoss:
         return LOSSES[name]
     except (KeyError, TypeError):
         raise ValueError(f"loss={name!r} is not a known loss; expected one of {sorted(LOSSES)}") from None
-
-

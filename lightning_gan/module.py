@@ -467,4 +467,3 @@ def _no_closure() -> None:
 def _check(condition: bool, message: str) -> None:
     if not condition:
         raise ValueError(message)
-

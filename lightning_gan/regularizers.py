@@ -7,7 +7,7 @@ trainer's precision: a float16 input gradient underflows easily and its square o
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor

@@ -47,7 +47,9 @@ def test_figure_needs_toy_data(tmp_path):
 
 
 def test_figure_rejects_bad_moments():
-    with pytest.raises(ValueError, match=r"ToyDistributionFigure\(at=\[0.5, 2.0\]\): expected 1 to 10 fractions in \[0, 1\]"):
+    with pytest.raises(
+        ValueError, match=r"ToyDistributionFigure\(at=\[0.5, 2.0\]\): expected 1 to 10 fractions in \[0, 1\]"
+    ):
         ToyDistributionFigure(at=(2.0, 0.5))
 
 

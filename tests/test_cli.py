@@ -27,8 +27,21 @@ def test_every_recipe_parses_and_builds(recipe, tmp_path):
 
 def test_checkpointing_can_be_switched_off(tmp_path):
     cli = run_cli(
-        ["fit", "--config", str(GAUSSIAN), "--trainer.default_root_dir", str(tmp_path), "--trainer.max_steps", "3",
-         "--trainer.logger", "false", "--trainer.callbacks", "[]", "--trainer.enable_checkpointing", "false"]
+        [
+            "fit",
+            "--config",
+            str(GAUSSIAN),
+            "--trainer.default_root_dir",
+            str(tmp_path),
+            "--trainer.max_steps",
+            "3",
+            "--trainer.logger",
+            "false",
+            "--trainer.callbacks",
+            "[]",
+            "--trainer.enable_checkpointing",
+            "false",
+        ]
     )
     assert cli.trainer.global_step == 3 and not list(tmp_path.glob("**/*.ckpt"))
 
@@ -50,8 +63,21 @@ def test_an_unknown_loss_in_a_config_is_an_error_before_training(tmp_path, capsy
 def test_cli_checkpoint_loads_weights_only_and_generates_what_the_run_did(tmp_path):
     recipe = Path(__file__).parents[1] / "recipes" / "gaussian1d.yaml"
     cli = run_cli(
-        ["fit", "--config", str(recipe), "--trainer.default_root_dir", str(tmp_path), "--trainer.max_steps", "20",
-         "--trainer.logger", "false", "--trainer.enable_progress_bar", "false", "--trainer.callbacks", "[]"]
+        [
+            "fit",
+            "--config",
+            str(recipe),
+            "--trainer.default_root_dir",
+            str(tmp_path),
+            "--trainer.max_steps",
+            "20",
+            "--trainer.logger",
+            "false",
+            "--trainer.enable_progress_bar",
+            "false",
+            "--trainer.callbacks",
+            "[]",
+        ]
     )
     assert cli.trainer.global_step == 20
     (last,) = tmp_path.glob("**/last.ckpt")
@@ -68,9 +94,23 @@ def test_a_run_without_wandb_credentials_or_network_goes_offline_and_keeps_every
     recipe = Path(__file__).parents[1] / "recipes" / "gaussian1d.yaml"
     env = {**os.environ, "WANDB_SILENT": "false"}
     result = subprocess.run(
-        [Path(sys.executable).with_name("lightning-gan"), "fit", "--config", recipe,
-         "--trainer.default_root_dir", root, "--trainer.max_steps", "60", "--trainer.enable_progress_bar", "false"],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=300,
+        [
+            Path(sys.executable).with_name("lightning-gan"),
+            "fit",
+            "--config",
+            recipe,
+            "--trainer.default_root_dir",
+            root,
+            "--trainer.max_steps",
+            "60",
+            "--trainer.enable_progress_bar",
+            "false",
+        ],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "wandb sync" in result.stderr + result.stdout

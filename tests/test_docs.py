@@ -9,7 +9,7 @@ ROOT = Path(__file__).parents[1]
 
 
 def python_blocks(markdown: str) -> list[str]:
-    return re.findall(r"```python\n(.*?)```", markdown, flags=re.S)
+    return re.findall(r"```python\n(.*?)```", markdown, flags=re.DOTALL)
 
 
 def test_readme_subclassing_example_runs(tmp_path, monkeypatch):
@@ -26,7 +26,10 @@ def test_readme_subclassing_example_runs(tmp_path, monkeypatch):
 def test_docs_build_strictly(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert (tmp_path / "site" / "guide" / "index.html").exists()

@@ -76,9 +76,7 @@ def test_an_epoch_that_runs_out_mid_iteration_takes_no_partial_iteration(tmp_pat
 
 def test_logged_step_axis_is_the_generator_iteration(tmp_path):
     module = tiny_gan(d_steps=2)
-    fit = trainer(
-        tmp_path, max_steps=20, logger=CSVLogger(tmp_path, name="csv", version=0), log_every_n_steps=5
-    )
+    fit = trainer(tmp_path, max_steps=20, logger=CSVLogger(tmp_path, name="csv", version=0), log_every_n_steps=5)
     fit.fit(module, loader(torch.randn(400, 2)))
     lines = (tmp_path / "csv" / "version_0" / "metrics.csv").read_text().splitlines()
     header = lines[0].split(",")
@@ -269,26 +267,34 @@ def test_bad_arguments_fail_at_construction(kwargs, match):
 
 
 def test_networks_and_module_must_agree_on_num_classes():
-    with pytest.raises(ValueError, match=r"the generator was built with num_classes=0 but GANModule has num_classes=10"):
+    with pytest.raises(
+        ValueError, match=r"the generator was built with num_classes=0 but GANModule has num_classes=10"
+    ):
         GANModule(MLPGenerator(2, 2), MLPDiscriminator(2), latent_dim=2, num_classes=10)
 
 
 def test_generator_that_does_not_take_latent_dim_inputs_fails_before_any_step(tmp_path):
     module = GANModule(MLPGenerator(5, 2), MLPDiscriminator(2), latent_dim=3)
     assert_no_optimizer_step(
-        module, tmp_path, loader(torch.randn(64, 2)),
+        module,
+        tmp_path,
+        loader(torch.randn(64, 2)),
         r"the generator failed on latents of shape \(8, 3\) \(latent_dim=3\).*takes \(batch, latent_dim\) inputs",
     )
 
 
 def test_data_the_networks_do_not_fit_fails_before_any_step(tmp_path):
     assert_no_optimizer_step(
-        tiny_gan(data_dim=2), tmp_path, loader(torch.randn(64, 3)),
+        tiny_gan(data_dim=2),
+        tmp_path,
+        loader(torch.randn(64, 3)),
         r"the generator makes samples of shape \(2,\) but the data has shape \(3,\)",
     )
     module = GANModule(MLPGenerator(2, 3), MLPDiscriminator(2), latent_dim=2)
     assert_no_optimizer_step(
-        module, tmp_path, loader(torch.randn(64, 3)),
+        module,
+        tmp_path,
+        loader(torch.randn(64, 3)),
         r"the discriminator failed on a real batch of shape \(8, 3\)",
     )
 
@@ -299,10 +305,15 @@ def test_labels_without_num_classes_are_a_clear_error(tmp_path):
         unconditional.generate(4, labels=torch.zeros(4, dtype=torch.long))
     conditional = tiny_gan(num_classes=3)
     assert_no_optimizer_step(
-        conditional, tmp_path, loader(torch.randn(64, 2)), r"num_classes=3 \(a conditional model\) but the batch carries no labels"
+        conditional,
+        tmp_path,
+        loader(torch.randn(64, 2)),
+        r"num_classes=3 \(a conditional model\) but the batch carries no labels",
     )
     assert_no_optimizer_step(
-        tiny_gan(num_classes=3), tmp_path, loader(torch.randn(64, 2), torch.full((64,), 5)),
+        tiny_gan(num_classes=3),
+        tmp_path,
+        loader(torch.randn(64, 2), torch.full((64,), 5)),
         r"labels in \[5, 5\] but num_classes=3",
     )
     with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\)"):

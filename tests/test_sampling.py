@@ -16,8 +16,12 @@ from .test_module import NoisyGAN
 
 
 def train_and_checkpoint(module, data, tmp_path):
-    fit = trainer(tmp_path, max_steps=2, enable_checkpointing=True,
-                  callbacks=[ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)])
+    fit = trainer(
+        tmp_path,
+        max_steps=2,
+        enable_checkpointing=True,
+        callbacks=[ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)],
+    )
     fit.fit(module, data)
     return tmp_path / "ckpt" / "last.ckpt"
 
@@ -25,15 +29,18 @@ def train_and_checkpoint(module, data, tmp_path):
 @pytest.fixture(scope="module")
 def image_checkpoint(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("images")
-    module = GANModule(DCGANGenerator(8, (1, 16, 16), width=8), DCGANDiscriminator((1, 16, 16), width=8),
-                       latent_dim=8, ema_decay=0.9)
+    module = GANModule(
+        DCGANGenerator(8, (1, 16, 16), width=8), DCGANDiscriminator((1, 16, 16), width=8), latent_dim=8, ema_decay=0.9
+    )
     path = train_and_checkpoint(module, loader(torch.rand(32, 1, 16, 16) * 2 - 1), tmp_path)
     return path, module
 
 
 def test_sample_writes_a_grid_of_the_ema_generators_images(image_checkpoint, tmp_path):
     path, module = image_checkpoint
-    (grid,) = sample_main([str(path), "--num", "9", "--out", str(tmp_path / "grid.png"), "--seed", "3", "--device", "cpu"])
+    (grid,) = sample_main(
+        [str(path), "--num", "9", "--out", str(tmp_path / "grid.png"), "--seed", "3", "--device", "cpu"]
+    )
     image = np.asarray(Image.open(grid).convert("L"), dtype=np.float32) / 255
     assert image.shape == (3 * 18 + 2, 3 * 18 + 2)  # 3 x 3 tiles of 16 px with 2 px padding
     expected = (module.generate(9, seed=3)[0, 0] + 1) / 2  # the first tile is the first sample
@@ -43,9 +50,11 @@ def test_sample_writes_a_grid_of_the_ema_generators_images(image_checkpoint, tmp
 def test_sample_writes_one_file_per_image_into_a_folder(image_checkpoint, tmp_path):
     path, _ = image_checkpoint
     paths = sample_main([str(path), "--num", "5", "--out", str(tmp_path / "many")])
-    assert sorted(p.name for p in (tmp_path / "many").iterdir()) == [f"{i:06d}.png" for i in range(5)] == [
-        p.name for p in paths
-    ]
+    assert (
+        sorted(p.name for p in (tmp_path / "many").iterdir())
+        == [f"{i:06d}.png" for i in range(5)]
+        == [p.name for p in paths]
+    )
 
 
 def test_sample_plots_toy_samples_and_loads_the_subclass(tmp_path):
@@ -58,7 +67,9 @@ def test_sample_plots_toy_samples_and_loads_the_subclass(tmp_path):
 
 def test_the_console_command_dispatches_sample(image_checkpoint, tmp_path, monkeypatch):
     path, _ = image_checkpoint
-    monkeypatch.setattr(sys, "argv", ["lightning-gan", "sample", str(path), "--num", "4", "--out", str(tmp_path / "g.png")])
+    monkeypatch.setattr(
+        sys, "argv", ["lightning-gan", "sample", str(path), "--num", "4", "--out", str(tmp_path / "g.png")]
+    )
     main()
     assert (tmp_path / "g.png").exists()
 

@@ -11,11 +11,11 @@ import lightning as L
 import matplotlib
 
 matplotlib.use("Agg")  # draw to files; no display needed
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
 
-from lightning_gan.callbacks._images import log_image, run_dir  # noqa: E402
+from lightning_gan.callbacks._images import log_image, run_dir
 
 __all__ = ["ToyDistributionFigure"]
 
@@ -48,7 +48,10 @@ class ToyDistributionFigure(L.Callback):
     """
 
     def __init__(
-        self, at: Sequence[float] = (0.01, 0.03, 0.1, 1.0), num_samples: int = 20_000, filename: str = "toy_distribution.png"
+        self,
+        at: Sequence[float] = (0.01, 0.03, 0.1, 1.0),
+        num_samples: int = 20_000,
+        filename: str = "toy_distribution.png",
     ) -> None:
         at = sorted(float(a) for a in at)
         if not at or len(at) > len(PANEL_LABELS) or at[0] < 0 or at[-1] > 1:
@@ -156,7 +159,12 @@ class ToyDistributionFigure(L.Callback):
                 self._draw_1d(ax, snap, datamodule)
             else:
                 ax.imshow(
-                    snap.d_values, origin="lower", cmap="Greens", vmin=0, vmax=1, alpha=0.5,
+                    snap.d_values,
+                    origin="lower",
+                    cmap="Greens",
+                    vmin=0,
+                    vmax=1,
+                    alpha=0.5,
                     extent=(snap.grid[0, 0, 0], snap.grid[0, -1, 0], snap.grid[0, 0, 1], snap.grid[-1, 0, 1]),
                 )
                 ax.scatter(snap.samples[:, 0], snap.samples[:, 1], s=2, c="tab:blue", alpha=0.5, label="G(z)")

@@ -41,7 +41,9 @@ class ToyDataModule(L.LightningDataModule):
         seed: seed of the training set.
     """
 
-    def __init__(self, centers: Tensor, std: float, *, batch_size: int = 256, num_samples: int = 100_000, seed: int = 0) -> None:
+    def __init__(
+        self, centers: Tensor, std: float, *, batch_size: int = 256, num_samples: int = 100_000, seed: int = 0
+    ) -> None:
         super().__init__()
         centers = torch.as_tensor(centers, dtype=torch.float32)
         if centers.dim() != 2 or len(centers) == 0:
@@ -81,7 +83,6 @@ class ToyDataModule(L.LightningDataModule):
         assert self.train_data is not None, "call setup() first"
         batches = BatchSampler(RandomSampler(self.train_data), self.batch_size, drop_last=True)
         return DataLoader(_Batches(self.train_data), batch_size=None, sampler=batches)
-
 
 
 class Gaussian1DDataModule(ToyDataModule):

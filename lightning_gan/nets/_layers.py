@@ -60,4 +60,3 @@ class Projection(nn.Module):
 def needs_labels(num_classes: int, labels: Tensor | None, role: str) -> None:
     if num_classes > 0 and labels is None:
         raise ValueError(f"this {role} is conditional (num_classes={num_classes}): pass labels")
-

@@ -11,7 +11,8 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from torch import nn
 

@@ -32,7 +32,9 @@ class DCGANGenerator(Recordable):
         num_classes: more than 0: class-conditional batch norm, ``forward(z, labels)``.
     """
 
-    def __init__(self, latent_dim: int, image_shape: tuple[int, int, int], *, width: int = 64, num_classes: int = 0) -> None:
+    def __init__(
+        self, latent_dim: int, image_shape: tuple[int, int, int], *, width: int = 64, num_classes: int = 0
+    ) -> None:
         super().__init__()
         base, doublings = check_image_shape(image_shape, "DCGANGenerator")
         self.latent_dim, self.image_shape, self.num_classes = latent_dim, tuple(image_shape), num_classes
