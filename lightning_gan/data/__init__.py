@@ -1,6 +1,29 @@
 """LightningDataModules: toy distributions and image data sets."""
 
-from lightning_gan.data.images import DigitsDataModule
-from lightning_gan.data.toy import Gaussian1DDataModule, GridDataModule, RingDataModule, ToyDataModule
+from lightning_gan.data.images import (
+    CelebADataModule,
+    CIFAR10DataModule,
+    DigitsDataModule,
+    FashionMNISTDataModule,
+    ImageFolderDataModule,
+    MNISTDataModule,
+)
+from lightning_gan.data.toy import (
+    Gaussian1DDataModule,
+    GridDataModule,
+    RingDataModule,
+    ToyDataModule,
+)
 
-__all__ = ["DigitsDataModule", "Gaussian1DDataModule", "GridDataModule", "RingDataModule", "ToyDataModule"]
+__all__ = [
+    "CIFAR10DataModule",
+    "CelebADataModule",
+    "DigitsDataModule",
+    "FashionMNISTDataModule",
+    "Gaussian1DDataModule",
+    "GridDataModule",
+    "ImageFolderDataModule",
+    "MNISTDataModule",
+    "RingDataModule",
+    "ToyDataModule",
+]
