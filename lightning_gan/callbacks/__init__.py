@@ -1,5 +1,7 @@
 """Callbacks that observe training: figures, sample grids, metrics."""
 
+from lightning_gan.callbacks.latent_interpolation import LatentInterpolation
+from lightning_gan.callbacks.sample_grid import SampleGrid
 from lightning_gan.callbacks.toy_figure import ToyDistributionFigure
 
-__all__ = ["ToyDistributionFigure"]
+__all__ = ["LatentInterpolation", "SampleGrid", "ToyDistributionFigure"]
