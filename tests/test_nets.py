@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from torch import nn
 
 from lightning_gan import GANModule, nets
 from lightning_gan.nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator, network_spec
@@ -11,18 +12,41 @@ from .helpers import loader, trainer
 LATENT = 8
 # (generator factory, discriminator factory, sample shape); widths kept small for speed
 PAIRS = {
-    "mlp": (lambda c: MLPGenerator(LATENT, 2, hidden_dim=16, num_classes=c),
-            lambda c: MLPDiscriminator(2, hidden_dim=16, num_classes=c), (2,)),
-    "dcgan16": (lambda c: DCGANGenerator(LATENT, (1, 16, 16), width=8, num_classes=c),
-                lambda c: DCGANDiscriminator((1, 16, 16), width=8, num_classes=c), (1, 16, 16)),
-    "dcgan28": (lambda c: DCGANGenerator(LATENT, (1, 28, 28), width=8, num_classes=c),
-                lambda c: DCGANDiscriminator((1, 28, 28), width=8, num_classes=c, norm="none"), (1, 28, 28)),
-    "dcgan32": (lambda c: DCGANGenerator(LATENT, (3, 32, 32), width=8, num_classes=c),
-                lambda c: DCGANDiscriminator((3, 32, 32), width=8, num_classes=c, norm="spectral"), (3, 32, 32)),
-    "dcgan64": (lambda c: DCGANGenerator(LATENT, (3, 64, 64), width=4, num_classes=c),
-                lambda c: DCGANDiscriminator((3, 64, 64), width=4, num_classes=c), (3, 64, 64)),
-    "resnet32": (lambda c: nets.ResNetGenerator(LATENT, (3, 32, 32), width=8, num_classes=c),
-                 lambda c: nets.ResNetDiscriminator((3, 32, 32), width=8, num_classes=c), (3, 32, 32)),
+    "mlp": (
+        lambda c: MLPGenerator(LATENT, 2, hidden_dim=16, num_classes=c),
+        lambda c: MLPDiscriminator(2, hidden_dim=16, num_classes=c),
+        (2,),
+    ),
+    "dcgan16": (
+        lambda c: DCGANGenerator(LATENT, (1, 16, 16), width=8, num_classes=c),
+        lambda c: DCGANDiscriminator((1, 16, 16), width=8, num_classes=c),
+        (1, 16, 16),
+    ),
+    "dcgan28": (
+        lambda c: DCGANGenerator(LATENT, (1, 28, 28), width=8, num_classes=c),
+        lambda c: DCGANDiscriminator((1, 28, 28), width=8, num_classes=c, norm="none"),
+        (1, 28, 28),
+    ),
+    "dcgan32": (
+        lambda c: DCGANGenerator(LATENT, (3, 32, 32), width=8, num_classes=c),
+        lambda c: DCGANDiscriminator((3, 32, 32), width=8, num_classes=c, norm="spectral"),
+        (3, 32, 32),
+    ),
+    "dcgan64": (
+        lambda c: DCGANGenerator(LATENT, (3, 64, 64), width=4, num_classes=c),
+        lambda c: DCGANDiscriminator((3, 64, 64), width=4, num_classes=c),
+        (3, 64, 64),
+    ),
+    "resnet32": (
+        lambda c: nets.ResNetGenerator(LATENT, (3, 32, 32), width=8, num_classes=c),
+        lambda c: nets.ResNetDiscriminator((3, 32, 32), width=8, num_classes=c),
+        (3, 32, 32),
+    ),
+    "resnet32_nonorm": (
+        lambda c: nets.ResNetGenerator(LATENT, (3, 32, 32), width=8, num_classes=c),
+        lambda c: nets.ResNetDiscriminator((3, 32, 32), width=8, num_classes=c, norm="none"),
+        (3, 32, 32),
+    ),
 }
 EXPORTED = {name for name in nets.__all__ if name.endswith(("Generator", "Discriminator"))}
 
@@ -73,12 +97,29 @@ def test_conditional_dcgan_trains_in_a_gan_module_and_checkpoints(tmp_path):
     module = GANModule(
         DCGANGenerator(LATENT, (1, 16, 16), width=8, num_classes=3),
         DCGANDiscriminator((1, 16, 16), width=8, num_classes=3, norm="spectral"),
-        latent_dim=LATENT, num_classes=3, loss="hinge", ema_decay=0.99,
+        latent_dim=LATENT,
+        num_classes=3,
+        loss="hinge",
+        ema_decay=0.99,
     )
     images, labels = torch.rand(32, 1, 16, 16) * 2 - 1, torch.randint(0, 3, (32,))
-    fit = trainer(tmp_path, max_steps=2, enable_checkpointing=True,
-                  callbacks=[ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)])
+    fit = trainer(
+        tmp_path,
+        max_steps=2,
+        enable_checkpointing=True,
+        callbacks=[ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)],
+    )
     fit.fit(module, loader(images, labels))
     loaded = GANModule.load_from_checkpoint(tmp_path / "ckpt" / "last.ckpt")
     asked = torch.tensor([0, 1, 2, 2])
     torch.testing.assert_close(loaded.generate(4, seed=1, labels=asked), module.generate(4, seed=1, labels=asked))
+
+
+def test_resnet_discriminator_norm_switches_spectral_norm_off_for_gradient_penalties():
+    def parametrized(net):
+        return any(nn.utils.parametrize.is_parametrized(m) for m in net.modules())
+
+    assert parametrized(nets.ResNetDiscriminator((3, 32, 32), width=8))
+    assert not parametrized(nets.ResNetDiscriminator((3, 32, 32), width=8, norm="none"))
+    with pytest.raises(ValueError, match="norm='batch'"):
+        nets.ResNetDiscriminator((3, 32, 32), norm="batch")

@@ -5,14 +5,16 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lightning_gan.nets._layers import ConditionalBatchNorm2d, Projection, check_image_shape, needs_labels
+from lightning_gan.nets._layers import (
+    ConditionalBatchNorm2d,
+    Projection,
+    check_image_shape,
+    maybe_spectral_norm,
+    needs_labels,
+)
 from lightning_gan.nets._recordable import Recordable
 
 __all__ = ["ResNetDiscriminator", "ResNetGenerator"]
-
-
-def _sn(module: nn.Module) -> nn.Module:
-    return nn.utils.parametrizations.spectral_norm(module)
 
 
 class _UpBlock(nn.Module):
@@ -37,14 +39,14 @@ class _UpBlock(nn.Module):
 
 
 class _DownBlock(nn.Module):
-    """(ReLU)-conv3-ReLU-conv3-avgpool, plus a conv1-avgpool shortcut; all spectrally normalized."""
+    """(ReLU)-conv3-ReLU-conv3-avgpool, plus a conv1-avgpool shortcut; spectrally normalized if ``sn``."""
 
-    def __init__(self, c_in: int, c_out: int, *, first: bool, downsample: bool) -> None:
+    def __init__(self, c_in: int, c_out: int, *, first: bool, downsample: bool, sn: bool) -> None:
         super().__init__()
         self.first, self.downsample = first, downsample
-        self.conv1 = _sn(nn.Conv2d(c_in, c_out, 3, padding=1))
-        self.conv2 = _sn(nn.Conv2d(c_out, c_out, 3, padding=1))
-        self.shortcut = _sn(nn.Conv2d(c_in, c_out, 1)) if (c_in != c_out or downsample) else None
+        self.conv1 = maybe_spectral_norm(nn.Conv2d(c_in, c_out, 3, padding=1), sn)
+        self.conv2 = maybe_spectral_norm(nn.Conv2d(c_out, c_out, 3, padding=1), sn)
+        self.shortcut = maybe_spectral_norm(nn.Conv2d(c_in, c_out, 1), sn) if (c_in != c_out or downsample) else None
 
     def _pool(self, x: Tensor) -> Tensor:
         return F.avg_pool2d(x, 2) if self.downsample else x
@@ -68,7 +70,9 @@ class ResNetGenerator(Recordable):
         num_classes: more than 0: class-conditional batch norm, ``forward(z, labels)``.
     """
 
-    def __init__(self, latent_dim: int, image_shape: tuple[int, int, int], *, width: int = 256, num_classes: int = 0) -> None:
+    def __init__(
+        self, latent_dim: int, image_shape: tuple[int, int, int], *, width: int = 256, num_classes: int = 0
+    ) -> None:
         super().__init__()
         base, doublings = check_image_shape(image_shape, "ResNetGenerator")
         self.latent_dim, self.image_shape, self.num_classes = latent_dim, tuple(image_shape), num_classes
@@ -87,7 +91,7 @@ class ResNetGenerator(Recordable):
 
 
 class ResNetDiscriminator(Recordable):
-    """SNGAN's ResNet discriminator with spectral norm: ``(B, C, H, W)`` to logits ``(B,)``.
+    """SNGAN's ResNet discriminator: ``(B, C, H, W)`` to logits ``(B,)``, spectral norm by default.
 
     Down-blocks halve the size until 8x8, two more blocks keep it, then ReLU, a global sum pool
     and a linear layer (plus the projection term when conditional).
@@ -96,19 +100,25 @@ class ResNetDiscriminator(Recordable):
         image_shape: ``(C, H, W)``, square, H = 4 * 2**n.
         width: channels of every block (128 in SNGAN's CIFAR-10 model).
         num_classes: more than 0: projection discriminator, ``forward(x, labels)``.
+        norm: ``"spectral"`` (SNGAN) or ``"none"`` (WGAN-GP: the gradient penalty replaces it).
     """
 
-    def __init__(self, image_shape: tuple[int, int, int], *, width: int = 128, num_classes: int = 0) -> None:
+    def __init__(
+        self, image_shape: tuple[int, int, int], *, width: int = 128, num_classes: int = 0, norm: str = "spectral"
+    ) -> None:
         super().__init__()
+        if norm not in ("spectral", "none"):
+            raise ValueError(f"ResNetDiscriminator: norm={norm!r}; expected 'spectral' or 'none'")
+        sn = norm == "spectral"
         _, doublings = check_image_shape(image_shape, "ResNetDiscriminator")
         self.image_shape, self.num_classes = tuple(image_shape), num_classes
         downs = max(doublings - 1, 1)  # 32 px: two down-blocks to 8x8, as in SNGAN
-        blocks = [_DownBlock(image_shape[0], width, first=True, downsample=True)]
-        blocks += [_DownBlock(width, width, first=False, downsample=True) for _ in range(downs - 1)]
-        blocks += [_DownBlock(width, width, first=False, downsample=False) for _ in range(2)]
+        blocks = [_DownBlock(image_shape[0], width, first=True, downsample=True, sn=sn)]
+        blocks += [_DownBlock(width, width, first=False, downsample=True, sn=sn) for _ in range(downs - 1)]
+        blocks += [_DownBlock(width, width, first=False, downsample=False, sn=sn) for _ in range(2)]
         self.blocks = nn.Sequential(*blocks)
-        self.out = _sn(nn.Linear(width, 1))
-        self.projection = Projection(width, num_classes, spectral_norm=True) if num_classes else None
+        self.out = maybe_spectral_norm(nn.Linear(width, 1), sn)
+        self.projection = Projection(width, num_classes, spectral_norm=sn) if num_classes else None
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:  # x: (B, C, H, W)
         needs_labels(self.num_classes, labels, "discriminator")
