@@ -173,6 +173,7 @@ class GANModule(L.LightningModule):
             "discriminator": None if d_lr_scheduler is None else _build_callable(d_lr_scheduler, "d_lr_scheduler"),
         }
         self._inputs_checked = False
+        self._parallel: _DataParallel | None = None  # set up at the first training step
         self._record_hyperparameters()
 
     # ------------------------------------------------------------------ hyper-parameters
@@ -293,6 +294,9 @@ class GANModule(L.LightningModule):
     def training_step(self, dataloader_iter: Iterator[Any]) -> None:
         """One generator iteration: ``d_steps`` discriminator updates, then one generator update."""
         g_opt, d_opt = self.optimizers()
+        if self._parallel is None:
+            self._parallel = _DataParallel.setup(self.trainer)
+        self._parallel.begin_iteration()
         # Fetch all k real batches first: an epoch that runs out mid-iteration then ends without
         # a partial iteration (StopIteration here ends the epoch), so D steps stay exactly k per G step.
         batches = [self._next_real_batch(dataloader_iter) for _ in range(self.d_steps)]
@@ -305,6 +309,7 @@ class GANModule(L.LightningModule):
             d_step = self.global_step * self.d_steps + index
             logs = self._discriminator_step(real, labels, d_opt.optimizer, apply_r1=d_step % self.r1_interval == 0)
         logs.update(self._generator_step(batches[-1][0].shape[0], g_opt))
+        self._parallel.broadcast_buffers((self.generator, self.discriminator))  # before EMA copies them
         self._update_ema()
         for scheduler in self._schedulers():
             scheduler.step()
@@ -428,6 +433,7 @@ class GANModule(L.LightningModule):
             logs["train/r1"] = r1.detach()
         optimizer.zero_grad(set_to_none=True)
         self.manual_backward(total)
+        self._average_gradients(optimizer)
         # Step through the strategy rather than the LightningOptimizer: the precision plugin still
         # scales and unscales, but global_step counts only generator steps.
         self.trainer.strategy.optimizer_step(optimizer, closure=_no_closure)
@@ -444,8 +450,13 @@ class GANModule(L.LightningModule):
             self.manual_backward(loss)
         finally:
             self.discriminator.requires_grad_(True)
+        self._average_gradients(optimizer)
         optimizer.step()
         return {"train/g_loss": loss.detach()}
+
+    def _average_gradients(self, optimizer: Any) -> None:
+        if self._parallel is not None:
+            self._parallel.average_gradients(optimizer)
 
     @torch.no_grad()
     def _update_ema(self) -> None:
@@ -458,6 +469,92 @@ class GANModule(L.LightningModule):
         torch._foreach_lerp_(ema_params, params, 1.0 - decay)
         for ema_buffer, buffer in zip(self.generator_ema.buffers(), self.generator.buffers()):
             ema_buffer.copy_(buffer)  # batch-norm statistics follow the live generator
+
+
+class _DataParallel:
+    """Data parallelism for the GAN game: gradients averaged over processes for the network being stepped.
+
+    DDP's reducer averages every parameter's gradient during each backward and expects every
+    parameter to get one; a GAN's discriminator phase leaves the generator without gradients (the
+    "parameters that were not used in producing the loss" crash of plain ``strategy="ddp"``), and
+    ``find_unused_parameters=True`` pays for a graph walk on every backward. So the DDP wrapper
+    Lightning builds is kept for what it does at construction (the same initial weights on every
+    rank) and told, at the start of every iteration (Lightning re-arms it after each training
+    step), not to synchronize gradients itself; before each optimizer step the gradients
+    of that optimizer's parameters are averaged in one all-reduce per dtype, which also works for
+    the double backward of R1 and the gradient penalty. Batch-norm buffers are broadcast from rank
+    zero at the end of each iteration (DDP does it before each forward), so checkpoints, callbacks
+    and every rank's ``generate`` see one model. Each rank reseeds its random stream
+    once (``initial seed + rank``), so ranks draw different noise.
+    """
+
+    def __init__(self, trainer: L.Trainer, ddp_module: nn.Module | None = None) -> None:
+        self.trainer = trainer
+        self.ddp_module = ddp_module
+
+    @staticmethod
+    def setup(trainer: L.Trainer) -> _DataParallel:
+        """The synchronizer for this run (a no-op object on one process)."""
+        if trainer.world_size == 1:
+            return _SingleProcess(trainer)
+        strategy = trainer.strategy
+        from lightning.pytorch.strategies import DDPStrategy
+
+        if not isinstance(strategy, DDPStrategy) or "DeepSpeed" in type(strategy).__name__:
+            raise ValueError(
+                f"GANModule runs on one device or with a DDP strategy (strategy='ddp', 'ddp_spawn', 'ddp_notebook'); "
+                f"got {type(strategy).__name__} on {trainer.world_size} processes"
+            )
+        from torch.nn.parallel import DistributedDataParallel
+
+        ddp_module = strategy.model if isinstance(strategy.model, DistributedDataParallel) else None
+        torch.manual_seed((torch.initial_seed() + trainer.global_rank) % 2**63)  # different noise per rank
+        return _DataParallel(trainer, ddp_module)
+
+    def begin_iteration(self) -> None:
+        """Switch DDP's own gradient synchronization off for this iteration."""
+        if self.ddp_module is not None:
+            self.ddp_module.require_backward_grad_sync = False  # we average gradients ourselves, per network
+
+    def average_gradients(self, optimizer: Any) -> None:
+        """Average the gradients of ``optimizer``'s parameters over all processes."""
+        grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        world_size = self.trainer.world_size
+
+        def average(flat: Tensor) -> None:
+            torch.distributed.all_reduce(flat)
+            flat.div_(world_size)
+
+        _in_flat_buffers(grads, average)
+
+    @torch.no_grad()
+    def broadcast_buffers(self, modules: tuple[nn.Module, ...]) -> None:
+        """Give every rank rank zero's buffers (batch-norm running statistics)."""
+        buffers = [b for module in modules for b in module.buffers() if b.is_floating_point()]
+        _in_flat_buffers(buffers, lambda flat: torch.distributed.broadcast(flat, src=0))
+
+
+def _in_flat_buffers(tensors: list[Tensor], collective: Callable[[Tensor], Any]) -> None:
+    """Run an in-place ``collective`` on ``tensors`` packed into one flat buffer per dtype: one call each."""
+    for dtype in {t.dtype for t in tensors}:
+        same = [t for t in tensors if t.dtype == dtype]
+        flat = torch._utils._flatten_dense_tensors(same)
+        collective(flat)
+        for tensor, synced in zip(same, torch._utils._unflatten_dense_tensors(flat, same)):
+            tensor.copy_(synced)
+
+
+class _SingleProcess(_DataParallel):
+    """One process: nothing to synchronize."""
+
+    def average_gradients(self, optimizer: Any) -> None:
+        pass
+
+    def begin_iteration(self) -> None:
+        pass
+
+    def broadcast_buffers(self, modules: tuple[nn.Module, ...]) -> None:
+        pass
 
 
 def _no_closure() -> None:

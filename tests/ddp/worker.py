@@ -1,0 +1,115 @@
+"""Run under ``torchrun --nproc_per_node 2`` (gloo, CPU) by tests/test_ddp.py; writes ``rank{r}.pt`` to OUT.
+
+Two fits in one launch (starting processes is the slow part):
+1. ``SplitNoiseGAN`` with plain ``strategy="ddp"``: its noise is the same global batch however many
+   processes share it, so its weights can be compared with one process at twice the batch;
+2. the plain ``GANModule`` (a DCGAN: batch norm) with a ``SampleGrid``: the noise each rank draws,
+   the batch-norm statistics each keeps, and the grids each writes.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import lightning as L
+import torch
+
+from lightning_gan import GANModule
+from lightning_gan.callbacks import SampleGrid
+from lightning_gan.nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
+
+STEPS = 6
+BATCH = 8  # per process
+
+
+class SplitNoiseGAN(GANModule):
+    """Each draw makes the whole global batch of noise from a counter-seeded generator; a rank keeps its slice."""
+
+    draws = 0
+
+    def sample_latent(self, num_samples: int) -> torch.Tensor:
+        world, rank = self.trainer.world_size, self.trainer.global_rank
+        generator = torch.Generator().manual_seed(1000 + self.draws)
+        self.draws += 1
+        full = torch.randn(num_samples * world, self.latent_dim, generator=generator)
+        return full[rank * num_samples : (rank + 1) * num_samples]
+
+
+class RecordingGAN(GANModule):
+    """Keeps the latents it drew last (in the last generator step of training)."""
+
+    last_latents: torch.Tensor | None = None
+
+    def sample_latent(self, num_samples: int) -> torch.Tensor:
+        self.last_latents = super().sample_latent(num_samples)
+        return self.last_latents
+
+
+def data() -> torch.utils.data.TensorDataset:
+    return torch.utils.data.TensorDataset(torch.randn(256, 2, generator=torch.Generator().manual_seed(0)) * 2 + 1)
+
+
+def loader(batch_size: int, rank: int = 0, world_size: int = 1) -> torch.utils.data.DataLoader:
+    """Plain tensors per batch, in order: one process at 2B sees what ranks 0 and 1 at B see together
+    (Lightning's own distributed sampler always shuffles training data, so the ranks shard by hand)."""
+    dataset = data().tensors[0]
+    sampler = torch.utils.data.DistributedSampler(dataset, world_size, rank, shuffle=False)
+    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=True)
+
+
+def networks(seed: int = 0) -> tuple[MLPGenerator, MLPDiscriminator]:
+    torch.manual_seed(seed)
+    return MLPGenerator(2, 2, hidden_dim=16, num_layers=2), MLPDiscriminator(2, hidden_dim=16, num_layers=2)
+
+
+def split_noise_gan() -> SplitNoiseGAN:
+    return SplitNoiseGAN(*networks(), latent_dim=2, r1_gamma=0.5, ema_decay=0.9)
+
+
+def trainer(root: Path, **kwargs) -> L.Trainer:
+    options = {
+        "max_steps": STEPS, "accelerator": "cpu", "logger": False, "enable_checkpointing": False,
+        "enable_progress_bar": False, "enable_model_summary": False, "default_root_dir": str(root),
+    }  # fmt: skip
+    options.update(kwargs)
+    return L.Trainer(**options)
+
+
+def flat(module: torch.nn.Module) -> torch.Tensor:
+    return torch.cat([p.detach().flatten() for p in module.parameters()])
+
+
+def main(out: Path) -> None:
+    gan = split_noise_gan()
+    shard = loader(BATCH, int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]))
+    trainer(out / "split", strategy="ddp", devices=2, use_distributed_sampler=False).fit(gan, shard)
+    rank = gan.trainer.global_rank
+
+    torch.manual_seed(7)  # the same seed on both ranks, as seed_everything would give
+    recording = RecordingGAN(
+        DCGANGenerator(8, (1, 16, 16), width=4), DCGANDiscriminator((1, 16, 16), width=4), latent_dim=8
+    )
+    grid = SampleGrid(num_samples=4, every_n_steps=3)
+    images = torch.rand(64, 1, 16, 16, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    image_data = torch.utils.data.DataLoader(images, batch_size=BATCH, drop_last=True)
+    trainer(out / "plain", strategy="ddp", devices=2, callbacks=[grid]).fit(recording, image_data)
+    torch.save(
+        {
+            "world_size": gan.trainer.world_size,
+            "global_step": gan.trainer.global_step,
+            "generator": flat(gan.generator),
+            "discriminator": flat(gan.discriminator),
+            "generator_ema": flat(gan.generator_ema),
+            "last_latents": recording.last_latents,
+            "dcgan_generator": flat(recording.generator),
+            "dcgan_buffers": torch.cat([b.flatten() for b in recording.generator.buffers() if b.is_floating_point()]),
+            "grids_written": [str(p) for p in grid.paths],
+        },
+        out / f"rank{rank}.pt",
+    )
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))

@@ -1,0 +1,91 @@
+"""Data parallelism on 2 CPU processes (gloo), launched the way users launch: torchrun."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from .ddp import worker
+from .helpers import trainer
+
+TORCHRUN = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or "torchrun"
+RECIPES = Path(__file__).parents[1] / "recipes"
+
+
+def torchrun(*args: str, cwd: Path, timeout: int = 240) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled", "PYTHONPATH": str(Path(__file__).parents[1])}
+    command = [TORCHRUN, "--nproc_per_node", "2", "--master_port", str(_free_port()), *args]
+    result = subprocess.run(command, check=False, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
+    return result
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def ranks(tmp_path_factory) -> list[dict]:
+    out = tmp_path_factory.mktemp("ddp")
+    torchrun(str(Path(worker.__file__)), str(out), cwd=out)
+    return [torch.load(out / f"rank{r}.pt") for r in range(2)]
+
+
+def test_plain_ddp_trains_a_gan_with_both_networks_in_one_wrapper(ranks):
+    assert [r["world_size"] for r in ranks] == [2, 2]
+    assert [r["global_step"] for r in ranks] == [worker.STEPS, worker.STEPS]
+
+
+def test_weights_are_identical_on_every_rank(ranks):
+    for name in ("generator", "discriminator", "generator_ema", "dcgan_generator", "dcgan_buffers"):
+        assert torch.equal(ranks[0][name], ranks[1][name]), name
+
+
+def test_two_processes_at_batch_b_match_one_process_at_batch_2b(ranks, tmp_path):
+    gan = worker.split_noise_gan()
+    trainer(tmp_path, max_steps=worker.STEPS).fit(gan, worker.loader(2 * worker.BATCH))
+    for name in ("generator", "discriminator", "generator_ema"):
+        single = worker.flat(getattr(gan, name))
+        torch.testing.assert_close(ranks[0][name], single, rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_each_rank_draws_different_noise(ranks):
+    latents = [r["last_latents"] for r in ranks]
+    assert latents[0].shape == latents[1].shape and not torch.allclose(latents[0], latents[1])
+
+
+def test_images_are_written_once(ranks):
+    assert len(ranks[0]["grids_written"]) == 2  # steps 3 and 6
+    assert ranks[1]["grids_written"] == []
+
+
+def test_lightning_gan_fit_under_torchrun(tmp_path):
+    torchrun(
+        "--no-python", str(Path(sys.executable).with_name("lightning-gan")), "fit",
+        "--config", str(RECIPES / "gaussian1d.yaml"), "--trainer.default_root_dir", str(tmp_path),
+        "--trainer.strategy", "ddp", "--trainer.devices", "2", "--trainer.max_steps", "5",
+        "--trainer.logger", "false", "--trainer.callbacks", "[]", "--trainer.enable_progress_bar", "false",
+        cwd=tmp_path,
+    )  # fmt: skip
+    checkpoint = torch.load(next(tmp_path.rglob("last.ckpt")), weights_only=True)
+    assert checkpoint["global_step"] == 5
+
+
+def test_sharding_strategies_are_refused_with_a_clear_error():
+    from types import SimpleNamespace
+
+    from lightning.pytorch.strategies import FSDPStrategy
+
+    from lightning_gan.module import _DataParallel
+
+    fake_trainer = SimpleNamespace(world_size=2, global_rank=0, strategy=FSDPStrategy())
+    with pytest.raises(ValueError, match="one device or with a DDP strategy.*FSDPStrategy on 2 processes"):
+        _DataParallel.setup(fake_trainer)
