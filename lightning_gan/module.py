@@ -103,6 +103,7 @@ class GANModule(L.LightningModule):
     """
 
     CHECKPOINT_CLASS_KEY = "lightning_gan_class"  # which (sub)class wrote a checkpoint
+    CHECKPOINT_RNG_KEY = "lightning_gan_rng"  # every rank's random state: a resumed run draws the same noise
 
     def __init__(
         self,
@@ -174,6 +175,7 @@ class GANModule(L.LightningModule):
         }
         self._inputs_checked = False
         self._parallel: _DataParallel | None = None  # set up at the first training step
+        self._rng_to_restore: list[dict[str, Tensor]] | None = None  # from a checkpoint, for the first step
         self._record_hyperparameters()
 
     # ------------------------------------------------------------------ hyper-parameters
@@ -197,6 +199,12 @@ class GANModule(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint[self.CHECKPOINT_CLASS_KEY] = f"{type(self).__module__}.{type(self).__qualname__}"
+        if self._trainer is not None and self.trainer.training:
+            checkpoint[self.CHECKPOINT_RNG_KEY] = _gather_rng_states(self.trainer, self.device)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # applied at the first training step of a resumed fit, once the loaders have been set up
+        self._rng_to_restore = checkpoint.get(self.CHECKPOINT_RNG_KEY)
 
     # ------------------------------------------------------------------ hooks to override
     def sample_latent(self, num_samples: int) -> Tensor:
@@ -250,7 +258,7 @@ class GANModule(L.LightningModule):
                 bool(((labels >= 0) & (labels < self.num_classes)).all()),
                 f"labels must lie in [0, {self.num_classes}); got min {int(labels.min())}, max {int(labels.max())}",
             )
-        devices = [self.device] if self.device.type == "cuda" else []
+        devices = _cuda_devices(self.device)
         with torch.random.fork_rng(devices=devices, enabled=seed is not None):
             if seed is not None:
                 torch.manual_seed(seed)
@@ -296,12 +304,18 @@ class GANModule(L.LightningModule):
         g_opt, d_opt = self.optimizers()
         if self._parallel is None:
             self._parallel = _DataParallel.setup(self.trainer)
+        resuming = self._rng_to_restore is not None
+        if resuming:  # continue the noise stream where the checkpointed run left it
+            _restore_rng_state(self._rng_to_restore, self.trainer.global_rank, self.device)
+            self._rng_to_restore = None
         self._parallel.begin_iteration()
         # Fetch all k real batches first: an epoch that runs out mid-iteration then ends without
         # a partial iteration (StopIteration here ends the epoch), so D steps stay exactly k per G step.
         batches = [self._next_real_batch(dataloader_iter) for _ in range(self.d_steps)]
         if not self._inputs_checked:
-            self._check_inputs(*batches[0])
+            # a resumed run checks too, without drawing from the stream it just restored
+            with torch.random.fork_rng(devices=_cuda_devices(self.device), enabled=resuming):
+                self._check_inputs(*batches[0])
             self._inputs_checked = True
         logs: dict[str, Tensor] = {}
         for index, (real, labels) in enumerate(batches):
@@ -532,6 +546,35 @@ class _DataParallel:
         """Give every rank rank zero's buffers (batch-norm running statistics)."""
         buffers = [b for module in modules for b in module.buffers() if b.is_floating_point()]
         _in_flat_buffers(buffers, lambda flat: torch.distributed.broadcast(flat, src=0))
+
+
+def _cuda_devices(device: torch.device) -> list[torch.device]:
+    return [device] if device.type == "cuda" else []
+
+
+def _rng_state(device: torch.device) -> dict[str, Tensor]:
+    state = {"cpu": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _gather_rng_states(trainer: L.Trainer, device: torch.device) -> list[dict[str, Tensor]]:
+    """Every rank's random state, in rank order (a collective: checkpoints are saved on all ranks)."""
+    state = _rng_state(device)
+    if trainer.world_size == 1:
+        return [state]
+    states: list[Any] = [None] * trainer.world_size
+    torch.distributed.all_gather_object(states, {k: v.cpu() for k, v in state.items()})
+    return states
+
+
+def _restore_rng_state(states: list[dict[str, Tensor]], rank: int, device: torch.device) -> None:
+    if rank >= len(states):  # resumed on more processes than saved: the extra ranks keep their own streams
+        return
+    torch.set_rng_state(states[rank]["cpu"])
+    if device.type == "cuda" and "cuda" in states[rank]:
+        torch.cuda.set_rng_state(states[rank]["cuda"], device)
 
 
 def _in_flat_buffers(tensors: list[Tensor], collective: Callable[[Tensor], Any]) -> None:

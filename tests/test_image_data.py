@@ -11,7 +11,6 @@ import pytest
 import torch
 import torchvision
 from PIL import Image
-from torch.utils.data import RandomSampler
 
 from lightning_gan import GANModule
 from lightning_gan.data import (
@@ -20,6 +19,7 @@ from lightning_gan.data import (
     FashionMNISTDataModule,
     ImageFolderDataModule,
     MNISTDataModule,
+    ResumableRandomSampler,
 )
 from lightning_gan.nets import DCGANDiscriminator, DCGANGenerator
 
@@ -246,14 +246,16 @@ def test_loader_defaults(tmp_path, monkeypatch):
     disk.setup()
     loader = disk.train_dataloader()
     assert loader.num_workers == disk.num_workers and loader.persistent_workers == (disk.num_workers > 0)
-    assert loader.drop_last and isinstance(loader.sampler, RandomSampler)
+    assert loader.drop_last and isinstance(loader.sampler, ResumableRandomSampler)  # shuffled, resumable
 
     write_mnist(tmp_path, num=16)
     memory = MNISTDataModule(tmp_path, batch_size=4, pin_memory=False)
     memory.setup()
     loader = memory.train_dataloader()
     assert loader.num_workers == 0 and not loader.persistent_workers and not loader.pin_memory
-    assert loader.drop_last and isinstance(loader.sampler, RandomSampler) and loader.batch_size == 4
+    assert loader.drop_last and isinstance(
+        loader.sampler, ResumableRandomSampler
+    )  # shuffled, resumable and loader.batch_size == 4
 
 
 def test_a_set_smaller_than_one_batch_is_an_error(tmp_path):

@@ -1,5 +1,6 @@
-"""LightningDataModules: toy distributions and image data sets."""
+"""LightningDataModules: toy distributions and image data sets; loaders that resume mid-epoch."""
 
+from lightning_gan.data._resumable import ResumableDataLoader, ResumableRandomSampler
 from lightning_gan.data.images import (
     CelebADataModule,
     CIFAR10DataModule,
@@ -24,6 +25,8 @@ __all__ = [
     "GridDataModule",
     "ImageFolderDataModule",
     "MNISTDataModule",
+    "ResumableDataLoader",
+    "ResumableRandomSampler",
     "RingDataModule",
     "ToyDataModule",
 ]

@@ -21,6 +21,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+from lightning_gan.data._resumable import ResumableDataLoader, ResumableRandomSampler
+
 __all__ = [
     "CIFAR10DataModule",
     "CelebADataModule",
@@ -230,10 +232,10 @@ class _ImageDataModule(L.LightningDataModule):
         if self.train_dataset is None:
             raise RuntimeError(f"{self._name}: call setup() before train_dataloader()")
         in_memory = isinstance(self.train_dataset, _InMemory)
-        return DataLoader(
+        return ResumableDataLoader(  # shuffled as shuffle=True shuffles, and resumable mid-epoch
             self.train_dataset,
             batch_size=self.batch_size,
-            shuffle=True,
+            sampler=ResumableRandomSampler(self.train_dataset),  # type: ignore[arg-type]
             drop_last=True,
             collate_fn=_as_is if in_memory else None,
             num_workers=self.num_workers,

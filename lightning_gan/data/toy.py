@@ -8,7 +8,9 @@ from typing import Any
 import lightning as L
 import torch
 from torch import Tensor
-from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler
+from torch.utils.data import BatchSampler, DataLoader, Dataset
+
+from lightning_gan.data._resumable import ResumableDataLoader, ResumableRandomSampler
 
 __all__ = ["Gaussian1DDataModule", "GridDataModule", "RingDataModule", "ToyDataModule"]
 
@@ -81,8 +83,8 @@ class ToyDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         assert self.train_data is not None, "call setup() first"
-        batches = BatchSampler(RandomSampler(self.train_data), self.batch_size, drop_last=True)
-        return DataLoader(_Batches(self.train_data), batch_size=None, sampler=batches)
+        batches = BatchSampler(ResumableRandomSampler(self.train_data), self.batch_size, drop_last=True)
+        return ResumableDataLoader(_Batches(self.train_data), batch_size=None, sampler=batches)
 
 
 class Gaussian1DDataModule(ToyDataModule):
