@@ -30,6 +30,7 @@ __all__ = ["GANModule"]
 warnings.filterwarnings("ignore", message=r"(You are using|Found) the `dataloader_iter`|Found `dataloader_iter`")
 
 LATENT_DISTRIBUTIONS = ("normal", "uniform")
+NONFINITE_POLICIES = ("error", "skip")
 
 # The usual GAN Adam (DCGAN, Radford et al. 2016): a low beta1 keeps momentum from fighting the
 # opponent's moves.
@@ -100,6 +101,10 @@ class GANModule(L.LightningModule):
         r1_interval: lazy R1: apply it every this many discriminator steps, scaled by the interval.
         g_clip_norm: clip the generator's gradient norm to this value (after unscaling under AMP).
         d_clip_norm: the same for the discriminator.
+        nonfinite: what a NaN or infinite loss does: ``"error"`` stops the run with an error naming
+            the iteration and the network (before that network's update); ``"skip"`` skips that
+            update, counts it (logged as ``train/skipped_d_steps`` / ``train/skipped_g_steps``) and
+            goes on; a skipped generator update does not count as a generator iteration.
     """
 
     CHECKPOINT_CLASS_KEY = "lightning_gan_class"  # which (sub)class wrote a checkpoint
@@ -126,6 +131,7 @@ class GANModule(L.LightningModule):
         r1_interval: int = 1,
         g_clip_norm: float | None = None,
         d_clip_norm: float | None = None,
+        nonfinite: str = "error",
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
@@ -137,6 +143,7 @@ class GANModule(L.LightningModule):
             latent_distribution in LATENT_DISTRIBUTIONS,
             f"latent_distribution={latent_distribution!r}: expected one of {list(LATENT_DISTRIBUTIONS)}",
         )
+        _check(nonfinite in NONFINITE_POLICIES, f"nonfinite={nonfinite!r}: expected one of {list(NONFINITE_POLICIES)}")
         _check(ema_decay is None or 0.0 < ema_decay < 1.0, f"ema_decay={ema_decay!r}: expected None or 0 < decay < 1")
         _check(gp_weight >= 0 and r1_gamma >= 0, f"gp_weight={gp_weight!r}, r1_gamma={r1_gamma!r}: expected >= 0")
         _check(isinstance(r1_interval, int) and r1_interval >= 1, f"r1_interval={r1_interval!r}: expected an int >= 1")
@@ -165,6 +172,8 @@ class GANModule(L.LightningModule):
         self.r1_gamma = r1_gamma
         self.r1_interval = r1_interval
         self.clip_norms = {"generator": g_clip_norm, "discriminator": d_clip_norm}
+        self.nonfinite = nonfinite
+        self.skipped_steps = {"discriminator": 0, "generator": 0}  # updates skipped for a non-finite loss
         self._optimizer_factories = {
             "generator": _build_callable(g_optimizer or DEFAULT_OPTIMIZER, "g_optimizer"),
             "discriminator": _build_callable(d_optimizer or DEFAULT_OPTIMIZER, "d_optimizer"),
@@ -199,12 +208,14 @@ class GANModule(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint[self.CHECKPOINT_CLASS_KEY] = f"{type(self).__module__}.{type(self).__qualname__}"
+        checkpoint["lightning_gan_skipped_steps"] = dict(self.skipped_steps)
         if self._trainer is not None and self.trainer.training:
             checkpoint[self.CHECKPOINT_RNG_KEY] = _gather_rng_states(self.trainer, self.device)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # applied at the first training step of a resumed fit, once the loaders have been set up
         self._rng_to_restore = checkpoint.get(self.CHECKPOINT_RNG_KEY)
+        self.skipped_steps.update(checkpoint.get("lightning_gan_skipped_steps", {}))
 
     # ------------------------------------------------------------------ hooks to override
     def sample_latent(self, num_samples: int) -> Tensor:
@@ -328,6 +339,9 @@ class GANModule(L.LightningModule):
         for scheduler in self._schedulers():
             scheduler.step()
         if self._should_log():
+            if self.nonfinite == "skip":
+                logs["train/skipped_d_steps"] = float(self.skipped_steps["discriminator"])
+                logs["train/skipped_g_steps"] = float(self.skipped_steps["generator"])
             self.log_dict(logs, batch_size=batches[-1][0].shape[0])
 
     def _should_log(self) -> bool:
@@ -445,6 +459,8 @@ class GANModule(L.LightningModule):
             r1 = r1_penalty(lambda x: self._discriminate(x, labels), real)
             total = total + 0.5 * self.r1_gamma * self.r1_interval * r1  # lazy: scale by the interval
             logs["train/r1"] = r1.detach()
+        if not self._finite(total, "discriminator"):
+            return logs
         optimizer.zero_grad(set_to_none=True)
         self.manual_backward(total)
         self._average_gradients(optimizer)
@@ -460,6 +476,8 @@ class GANModule(L.LightningModule):
         try:
             fake_logits = self._discriminate(self._generate_with(self.generator, z, labels), labels)
             loss = self.generator_loss(fake_logits)
+            if not self._finite(loss, "generator"):
+                return {"train/g_loss": loss.detach()}
             optimizer.zero_grad(set_to_none=True)
             self.manual_backward(loss)
         finally:
@@ -467,6 +485,23 @@ class GANModule(L.LightningModule):
         self._average_gradients(optimizer)
         optimizer.step()
         return {"train/g_loss": loss.detach()}
+
+    def _finite(self, loss: Tensor, role: str) -> bool:
+        """Whether ``loss`` is finite on every rank; otherwise raise or count a skip, as ``nonfinite`` says.
+
+        One host sync per optimizer step (all ranks agree, so none waits in an all-reduce alone).
+        """
+        assert self._parallel is not None
+        if self._parallel.all_true(torch.isfinite(loss.detach())):
+            return True
+        if self.nonfinite == "error":
+            raise FloatingPointError(
+                f"the {role} loss is {loss.item()} at generator iteration {self.global_step} (on some rank); "
+                f"stopped before the {role}'s update. Lower the learning rate, add a gradient penalty or "
+                f"clipping ({role[0]}_clip_norm), or pass nonfinite='skip' to skip such updates and count them"
+            )
+        self.skipped_steps[role] += 1
+        return False
 
     def _average_gradients(self, optimizer: Any) -> None:
         if self._parallel is not None:
@@ -524,6 +559,12 @@ class _DataParallel:
         ddp_module = strategy.model if isinstance(strategy.model, DistributedDataParallel) else None
         torch.manual_seed((torch.initial_seed() + trainer.global_rank) % 2**63)  # different noise per rank
         return _DataParallel(trainer, ddp_module)
+
+    def all_true(self, flag: Tensor) -> bool:
+        """``flag`` (a boolean scalar) on every rank: one all-reduce and one host sync."""
+        flag = flag.to(torch.int32)
+        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MIN)
+        return bool(flag)
 
     def begin_iteration(self) -> None:
         """Switch DDP's own gradient synchronization off for this iteration."""
@@ -595,6 +636,9 @@ class _SingleProcess(_DataParallel):
 
     def begin_iteration(self) -> None:
         pass
+
+    def all_true(self, flag: Tensor) -> bool:
+        return bool(flag)
 
     def broadcast_buffers(self, modules: tuple[nn.Module, ...]) -> None:
         pass

@@ -1,3 +1,4 @@
+import csv as csv_module
 import math
 from functools import partial
 
@@ -344,3 +345,55 @@ def test_bf16_mixed_precision_trains_with_penalties(tmp_path, regularizer):
     assert all(torch.isfinite(p).all() and p.dtype == torch.float32 for p in module.parameters())
     penalty = "train/gradient_penalty" if "gp_weight" in regularizer else "train/r1"
     assert torch.isfinite(fit.logged_metrics[penalty])
+
+
+class _NaNAt(GANModule):
+    """A GAN whose `role` loss is NaN once, at generator iteration `at` (a stand-in for a diverging run)."""
+
+    def __init__(self, *args, role: str = "discriminator", at: int = 3, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.role, self.at, self.fired = role, at, False
+
+    def _maybe_nan(self, role, loss):
+        if role == self.role and self.global_step == self.at and not self.fired:
+            self.fired = True
+            return loss * float("nan")
+        return loss
+
+    def discriminator_loss(self, real_logits, fake_logits):
+        return self._maybe_nan("discriminator", super().discriminator_loss(real_logits, fake_logits))
+
+    def generator_loss(self, fake_logits):
+        return self._maybe_nan("generator", super().generator_loss(fake_logits))
+
+
+def _nan_gan(role: str, **kwargs) -> _NaNAt:
+    torch.manual_seed(0)
+    return _NaNAt(MLPGenerator(2, 2, hidden_dim=16), MLPDiscriminator(2, hidden_dim=16), latent_dim=2, role=role, **kwargs)
+
+
+@pytest.mark.parametrize("role", ["discriminator", "generator"])
+def test_a_nan_loss_stops_the_run_naming_the_iteration_and_network_before_any_nan_update(role, tmp_path):
+    gan = _nan_gan(role)
+    with pytest.raises(FloatingPointError, match=rf"the {role} loss is nan at generator iteration 3"):
+        trainer(tmp_path, max_steps=6).fit(gan, loader(torch.randn(64, 2)))
+    assert all(torch.isfinite(p).all() for p in gan.parameters())
+
+
+@pytest.mark.parametrize("role", ["discriminator", "generator"])
+def test_nonfinite_skip_skips_that_update_counts_it_and_goes_on(role, tmp_path):
+    gan = _nan_gan(role, nonfinite="skip")
+    csv = CSVLogger(tmp_path, name="csv", version=0)
+    fit = trainer(tmp_path, max_steps=6, logger=csv, log_every_n_steps=1)
+    fit.fit(gan, loader(torch.randn(128, 2)))
+    assert all(torch.isfinite(p).all() for p in gan.parameters())
+    assert gan.skipped_steps == {"discriminator": int(role == "discriminator"), "generator": int(role == "generator")}
+    assert fit.global_step == 6  # a skipped generator update is not an iteration: one more was run
+    rows = list(csv_module.DictReader(open(tmp_path / "csv" / "version_0" / "metrics.csv")))
+    key = "train/skipped_d_steps" if role == "discriminator" else "train/skipped_g_steps"
+    assert float(rows[-1][key]) == 1.0
+
+
+def test_nonfinite_policy_is_checked():
+    with pytest.raises(ValueError, match="nonfinite='warn'"):
+        tiny_gan(nonfinite="warn")
