@@ -10,6 +10,7 @@ from lightning.pytorch import LightningDataModule
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
+from lightning_gan.callbacks.save_on_interrupt import SaveOnInterrupt
 from lightning_gan.module import GANModule
 
 __all__ = ["GANCLI", "main", "run_cli"]
@@ -19,6 +20,7 @@ class GANCLI(LightningCLI):
     """LightningCLI with GAN defaults.
 
     - a ``ModelCheckpoint`` that always keeps ``last.ckpt`` (configure it under ``checkpoint``);
+    - ``SaveOnInterrupt``: SIGTERM or Ctrl+C finish the iteration, write ``last.ckpt`` and exit cleanly;
     - a ``lightning_gan.loggers.WandbLogger`` without ``save_dir`` writes under
       ``--trainer.default_root_dir``, so checkpoints and logger files stay in the run's folder.
     """
@@ -34,6 +36,8 @@ class GANCLI(LightningCLI):
     def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Any]) -> Any:
         if config.get("enable_checkpointing") is False:  # then the always-on ModelCheckpoint steps aside
             callbacks = [c for c in callbacks if not isinstance(c, ModelCheckpoint)]
+        elif not any(isinstance(c, SaveOnInterrupt) for c in [*callbacks, *(config.get("callbacks") or [])]):
+            callbacks = [*callbacks, SaveOnInterrupt()]
         return super()._instantiate_trainer(config, callbacks)
 
     def before_instantiate_classes(self) -> None:

@@ -2,6 +2,7 @@
 
 from lightning_gan.callbacks.latent_interpolation import LatentInterpolation
 from lightning_gan.callbacks.sample_grid import SampleGrid
+from lightning_gan.callbacks.save_on_interrupt import SaveOnInterrupt
 from lightning_gan.callbacks.toy_figure import ToyDistributionFigure
 
-__all__ = ["LatentInterpolation", "SampleGrid", "ToyDistributionFigure"]
+__all__ = ["LatentInterpolation", "SampleGrid", "SaveOnInterrupt", "ToyDistributionFigure"]
