@@ -213,6 +213,14 @@ class GANModule(L.LightningModule):
             checkpoint[self.CHECKPOINT_RNG_KEY] = _gather_rng_states(self.trainer, self.device)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        writer = checkpoint.get(self.CHECKPOINT_CLASS_KEY)
+        mine = f"{type(self).__module__}.{type(self).__qualname__}"
+        if writer != mine:
+            what = "not by a lightning_gan GANModule" if writer is None else f"by {writer}"
+            raise ValueError(
+                f"this checkpoint was written {what}, not by {mine}; load it with the class that wrote it "
+                "(lightning_gan.sampling.load_gan(path) finds it for GANModule checkpoints)"
+            )
         # applied at the first training step of a resumed fit, once the loaders have been set up
         self._rng_to_restore = checkpoint.get(self.CHECKPOINT_RNG_KEY)
         self.skipped_steps.update(checkpoint.get("lightning_gan_skipped_steps", {}))
@@ -309,6 +317,17 @@ class GANModule(L.LightningModule):
         max_norm = self.clip_norms[role]
         if max_norm is not None:
             self.clip_gradients(optimizer, gradient_clip_val=max_norm, gradient_clip_algorithm="norm")
+
+    def on_train_start(self) -> None:
+        batches = self.trainer.num_training_batches  # per process, per epoch
+        if batches < self.d_steps:
+            loader = self.trainer.train_dataloader
+            batch_size = getattr(loader, "batch_size", None)
+            raise ValueError(
+                f"the training data gives {batches} batch(es) per epoch on each of {self.trainer.world_size} "
+                f"process(es) (batch_size={batch_size}), but one generator iteration needs d_steps={self.d_steps} "
+                "batches; use more data, a smaller batch_size or fewer processes"
+            )
 
     def training_step(self, dataloader_iter: Iterator[Any]) -> None:
         """One generator iteration: ``d_steps`` discriminator updates, then one generator update."""

@@ -110,6 +110,7 @@ def test_regularizer_values_are_logged(tmp_path):
 
 def test_gradient_clipping_bounds_each_networks_update(tmp_path):
     # with plain SGD at lr 1 an update is minus the gradient, so its norm is the clipped gradient norm
+    torch.manual_seed(0)  # networks and noise whose raw gradients exceed the bounds, whatever ran before
     sgd = partial(torch.optim.SGD, lr=1.0)
     module = tiny_gan(g_clip_norm=1e-3, d_clip_norm=2e-3, g_optimizer=sgd, d_optimizer=sgd)
     g_before = torch.nn.utils.parameters_to_vector(module.generator.parameters()).detach().clone()
@@ -369,7 +370,9 @@ class _NaNAt(GANModule):
 
 def _nan_gan(role: str, **kwargs) -> _NaNAt:
     torch.manual_seed(0)
-    return _NaNAt(MLPGenerator(2, 2, hidden_dim=16), MLPDiscriminator(2, hidden_dim=16), latent_dim=2, role=role, **kwargs)
+    return _NaNAt(
+        MLPGenerator(2, 2, hidden_dim=16), MLPDiscriminator(2, hidden_dim=16), latent_dim=2, role=role, **kwargs
+    )
 
 
 @pytest.mark.parametrize("role", ["discriminator", "generator"])
@@ -389,7 +392,7 @@ def test_nonfinite_skip_skips_that_update_counts_it_and_goes_on(role, tmp_path):
     assert all(torch.isfinite(p).all() for p in gan.parameters())
     assert gan.skipped_steps == {"discriminator": int(role == "discriminator"), "generator": int(role == "generator")}
     assert fit.global_step == 6  # a skipped generator update is not an iteration: one more was run
-    rows = list(csv_module.DictReader(open(tmp_path / "csv" / "version_0" / "metrics.csv")))
+    rows = list(csv_module.DictReader((tmp_path / "csv" / "version_0" / "metrics.csv").read_text().splitlines()))
     key = "train/skipped_d_steps" if role == "discriminator" else "train/skipped_g_steps"
     assert float(rows[-1][key]) == 1.0
 
@@ -397,3 +400,26 @@ def test_nonfinite_skip_skips_that_update_counts_it_and_goes_on(role, tmp_path):
 def test_nonfinite_policy_is_checked():
     with pytest.raises(ValueError, match="nonfinite='warn'"):
         tiny_gan(nonfinite="warn")
+
+
+def test_a_dataset_with_fewer_batches_than_d_steps_is_an_error_before_training(tmp_path):
+    gan = tiny_gan(d_steps=3)
+    with pytest.raises(ValueError, match=r"gives 2 batch\(es\) per epoch on each of 1 process.*d_steps=3"):
+        trainer(tmp_path, max_steps=2).fit(gan, loader(torch.randn(16, 2), batch_size=8))
+    assert gan._inputs_checked is False  # nothing ran
+
+
+class _OtherGAN(GANModule):
+    pass
+
+
+def test_a_checkpoint_of_another_model_class_is_a_clear_error(tmp_path):
+    other = _OtherGAN(MLPGenerator(2, 2, hidden_dim=8), MLPDiscriminator(2, hidden_dim=8), latent_dim=2)
+    fit = trainer(tmp_path, max_steps=1, enable_checkpointing=True)
+    fit.fit(other, loader(torch.randn(64, 2)))
+    path = tmp_path / "other.ckpt"
+    fit.save_checkpoint(path)
+    with pytest.raises(ValueError, match=r"written by .*_OtherGAN, not by lightning_gan.module.GANModule.*load_gan"):
+        GANModule.load_from_checkpoint(path)
+    with pytest.raises(ValueError, match=r"written by .*_OtherGAN"):  # resuming into the wrong class, too
+        trainer(tmp_path, max_steps=2).fit(tiny_gan(), loader(torch.randn(64, 2)), ckpt_path=path)
