@@ -90,12 +90,13 @@ def test_logged_step_axis_is_the_generator_iteration(tmp_path):
         assert 0 < d_x < 1 and math.isfinite(float(row["train/g_loss"]))
 
 
+@pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])  # 16-mixed needs a GPU
 @pytest.mark.parametrize("loss", sorted(LOSSES))
 @pytest.mark.parametrize("regularizer", [{}, {"gp_weight": 10.0}, {"r1_gamma": 1.0, "r1_interval": 2}])
-def test_every_loss_and_regularizer_trains_without_nan(tmp_path, loss, regularizer):
-    module = tiny_gan(loss=loss, **regularizer)
+def test_every_loss_and_regularizer_trains_without_nan(tmp_path, loss, regularizer, precision):
+    module = tiny_gan(loss=loss, **regularizer)  # nonfinite="error": a NaN loss would fail the fit
     before = [p.detach().clone() for p in module.parameters()]
-    trainer(tmp_path, max_steps=4).fit(module, loader(torch.randn(64, 2)))
+    trainer(tmp_path, max_steps=4, precision=precision).fit(module, loader(torch.randn(64, 2)))
     after = list(module.parameters())
     assert all(torch.isfinite(p).all() for p in after)
     assert all(not torch.equal(a, b) for a, b in zip(before, after) if a.requires_grad)
