@@ -4,18 +4,10 @@ import warnings
 import pytest
 import torch
 
-# Tiny networks run fastest on one thread, and CI runs two test workers on two cores.
+# Tiny networks run fastest on one thread, and CI runs three test workers on two cores.
 torch.set_num_threads(1)
 os.environ.setdefault("WANDB_SILENT", "true")
 warnings.filterwarnings("ignore", message=".*LeafSpec.*")
-
-# The long quality runs (minutes each on one CPU core) in two groups of about equal length, run
-# with `--dist loadgroup`: each group stays on one worker and the short tests fill in around them.
-# Left to xdist's default, two grid25 seeds could land on one worker after everything else and
-# make the suite ~2 minutes longer. Measured on 2 cores: A = grid25 seeds 0 and 2 + gaussian1d
-# (~480 s), B = grid25 seed 1 + ring8 + the digits recipes (~425 s).
-LONG_A = pytest.mark.xdist_group("long_a")
-LONG_B = pytest.mark.xdist_group("long_b")
 
 
 @pytest.fixture

@@ -57,7 +57,14 @@ def test_sigterm_finishes_the_iteration_saves_last_ckpt_and_the_run_resumes(tmp_
 
 def test_sigkill_at_any_moment_leaves_every_written_checkpoint_loadable(tmp_path):
     # a checkpoint every iteration, all kept: the kill lands during a write sooner or later
-    every_step = ["--trainer.max_steps", "100000", "--checkpoint.every_n_train_steps", "1", "--checkpoint.save_top_k", "-1"]
+    every_step = [
+        "--trainer.max_steps",
+        "100000",
+        "--checkpoint.every_n_train_steps",
+        "1",
+        "--checkpoint.save_top_k",
+        "-1",
+    ]
     for attempt, delay in enumerate((0.0, 0.37)):
         root = tmp_path / str(attempt)
         run = start(root, *every_step)

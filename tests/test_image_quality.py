@@ -16,8 +16,6 @@ import torch
 from lightning_gan.cli import run_cli
 from lightning_gan.metrics import DigitsReference
 
-from .conftest import LONG_B
-
 RECIPES = Path(__file__).parents[1] / "recipes"
 QUIET = ["--trainer.logger", "false", "--trainer.enable_progress_bar", "false", "--trainer.callbacks", "[]"]
 
@@ -40,7 +38,6 @@ def test_the_reference_numbers_the_thresholds_rely_on(reference):
 
 
 @pytest.mark.slow
-@LONG_B
 def test_digits_dcgan_learns_the_digits(tmp_path, reference):
     cli = fit("digits_dcgan.yaml", tmp_path)
     result = reference.score(cli.model.generate(1000, seed=123))
@@ -53,7 +50,6 @@ def test_digits_dcgan_learns_the_digits(tmp_path, reference):
 
 
 @pytest.mark.slow
-@LONG_B
 def test_digits_cgan_draws_the_asked_for_class(tmp_path, reference):
     cli = fit("digits_cgan.yaml", tmp_path)
     labels = torch.arange(1000) % 10
