@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import re
 import sys
+from pathlib import Path
 from typing import Any
 
+import yaml
 from jsonargparse import Namespace
-from lightning.pytorch import LightningDataModule
+from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
+from lightning.pytorch.loggers import WandbLogger as _LightningWandbLogger
 
 from lightning_gan.callbacks.save_on_interrupt import SaveOnInterrupt
+from lightning_gan.loggers import log_run_config, wandb_run_tags
 from lightning_gan.module import GANModule
 
-__all__ = ["GANCLI", "main", "run_cli"]
+__all__ = ["GANCLI", "GANSaveConfigCallback", "main", "run_cli"]
 
 
 class GANCLI(LightningCLI):
@@ -22,8 +28,16 @@ class GANCLI(LightningCLI):
     - a ``ModelCheckpoint`` that always keeps ``last.ckpt`` (configure it under ``checkpoint``);
     - ``SaveOnInterrupt``: SIGTERM or Ctrl+C finish the iteration, write ``last.ckpt`` and exit cleanly;
     - a ``lightning_gan.loggers.WandbLogger`` without ``save_dir`` writes under
-      ``--trainer.default_root_dir``, so checkpoints and logger files stay in the run's folder.
+      ``--trainer.default_root_dir``, so checkpoints and logger files stay in the run's folder;
+    - W&B runs follow one convention (docs/tracking.md): project from ``WANDB_PROJECT`` (else the
+      recipe's; ``--trainer.logger.init_args.project`` on the command line wins), group = the recipe's
+      name, tags for loss, networks and data set, job type = the subcommand, and the whole resolved
+      configuration as the run's config.
     """
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        self._command_line = [str(a) for a in args] if isinstance(args, (list, tuple)) else sys.argv[1:]
+        super().parse_arguments(parser, args)
 
     @staticmethod
     def subcommands() -> dict[str, set[str]]:
@@ -45,12 +59,52 @@ class GANCLI(LightningCLI):
         root = config.trainer.get("default_root_dir") or "."
         loggers = config.trainer.get("logger")
         for logger in loggers if isinstance(loggers, list) else [loggers]:
-            if _is_wandb(logger) and logger.init_args.get("save_dir") is None:
+            if not _is_wandb(logger):
+                continue
+            if logger.init_args.get("save_dir") is None:
                 logger.init_args.save_dir = str(root)
+            self._apply_wandb_conventions(logger.init_args, config)
+
+    def _apply_wandb_conventions(self, init_args: Namespace, config: Namespace) -> None:
+        """Fill in project, group, job type and tags of a W&B logger (docs/tracking.md); explicit values stay."""
+        env_project = os.environ.get("WANDB_PROJECT")
+        project_on_command_line = any(_PROJECT_OPTION.match(arg) for arg in getattr(self, "_command_line", []))
+        if env_project and not project_on_command_line:
+            init_args.project = env_project
+        config_files = config.get("config") or []
+        if init_args.get("group") is None and config_files:
+            init_args.group = Path(str(config_files[0])).stem
+        if init_args.get("job_type") is None and self.subcommand:
+            init_args.job_type = self.subcommand
+        tags = list(init_args.get("tags") or [])
+        init_args.tags = tags + [tag for tag in wandb_run_tags(_to_dict(config)) if tag not in tags]
+
+
+# --trainer.logger.init_args.project X, --trainer.logger.project=X, ...
+_PROJECT_OPTION = re.compile(r"^--trainer\.logger\.(init_args\.)?project(=|$)")
+
+
+def _to_dict(value: Any) -> Any:
+    if isinstance(value, Namespace):
+        return {key: _to_dict(item) for key, item in vars(value).items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_dict(item) for item in value]
+    return value
 
 
 def _is_wandb(logger: Any) -> bool:
     return isinstance(logger, Namespace) and str(logger.get("class_path", "")).endswith("WandbLogger")
+
+
+class GANSaveConfigCallback(SaveConfigCallback):
+    """Writes ``config.yaml`` as LightningCLI does, and sends the same resolved configuration to every
+    W&B logger as the run's config (so runs compare in W&B by any argument, not only the model's)."""
+
+    def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        config = yaml.safe_load(self.parser.dump(self.config, skip_none=False))
+        for logger in trainer.loggers:
+            if isinstance(logger, _LightningWandbLogger):
+                log_run_config(logger, config)
 
 
 def run_cli(args: list[str] | None = None, *, run: bool = True) -> GANCLI:
@@ -64,6 +118,7 @@ def run_cli(args: list[str] | None = None, *, run: bool = True) -> GANCLI:
         LightningDataModule,
         subclass_mode_model=True,
         subclass_mode_data=True,
+        save_config_callback=GANSaveConfigCallback,
         save_config_kwargs={"overwrite": True},
         args=args,
         run=run,
@@ -76,6 +131,10 @@ def main() -> None:
         from lightning_gan.sampling import sample_main
 
         sample_main(sys.argv[2:])
+    elif sys.argv[1:2] == ["evaluate"]:
+        from lightning_gan.evaluate import evaluate_main
+
+        evaluate_main(sys.argv[2:])
     else:
         run_cli()
 

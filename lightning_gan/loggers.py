@@ -1,10 +1,12 @@
-"""A W&B logger that never kills a run for want of a login or a network."""
+"""A W&B logger that never kills a run for want of a login or a network, and the run conventions
+(tags, the run config) that let runs compare in W&B without set-up; docs/tracking.md describes them."""
 
 from __future__ import annotations
 
 import netrc
 import os
 import socket
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlparse
 
@@ -12,7 +14,7 @@ from lightning.pytorch.loggers import WandbLogger as _LightningWandbLogger
 from lightning.pytorch.loggers.logger import rank_zero_experiment
 from lightning.pytorch.utilities import rank_zero_warn
 
-__all__ = ["WandbLogger", "has_wandb_credentials", "wandb_reachable"]
+__all__ = ["WandbLogger", "dataset_tag", "has_wandb_credentials", "log_run_config", "wandb_reachable", "wandb_run_tags"]
 
 
 def _wandb_url() -> str:
@@ -44,6 +46,56 @@ def has_wandb_credentials() -> bool:
         return False
 
 
+def dataset_tag(class_path: str) -> str:
+    """A short tag for a data module's class: ``lightning_gan.data.DigitsDataModule`` -> ``digits``,
+    ``CIFAR10DataModule`` -> ``cifar10`` (the class name without ``DataModule``, lower case)."""
+    if not (isinstance(class_path, str) and class_path):
+        raise ValueError(f"dataset_tag({class_path!r}): expected a class name or dotted class path")
+    name = class_path.rsplit(".", 1)[-1]
+    return (name.removesuffix("DataModule") or name).lower()
+
+
+def _class_name(spec: Any) -> str | None:
+    """The class name in a ``{"class_path": ..., "init_args": ...}`` spec or a dotted path; None otherwise."""
+    if isinstance(spec, Mapping):
+        spec = spec.get("class_path")
+    return spec.rsplit(".", 1)[-1] if isinstance(spec, str) and spec else None
+
+
+def wandb_run_tags(config: Mapping[str, Any]) -> list[str]:
+    """W&B tags for a resolved ``lightning-gan`` configuration: the model's ``loss``, the generator's and the
+    discriminator's class names and the data set (:func:`dataset_tag`), each only when the config names it.
+
+    ``{"model": {"init_args": {"loss": "hinge", "generator": {"class_path": "lightning_gan.nets.DCGANGenerator"}}},
+    "data": {"class_path": "lightning_gan.data.DigitsDataModule"}}`` gives ``["hinge", "DCGANGenerator", "digits"]``.
+    """
+    if not isinstance(config, Mapping):
+        raise TypeError(f"wandb_run_tags(config={type(config).__name__}): expected a mapping (the resolved config)")
+    model = config.get("model")
+    init_args = model.get("init_args", model) if isinstance(model, Mapping) else {}
+    tags: list[str] = []
+    if isinstance(init_args, Mapping):
+        if isinstance(init_args.get("loss"), str):
+            tags.append(init_args["loss"])
+        tags += [name for net in ("generator", "discriminator") if (name := _class_name(init_args.get(net)))]
+    if data_class := _class_name(config.get("data")):
+        tags.append(dataset_tag(data_class))
+    return list(dict.fromkeys(tags))  # in order, once each
+
+
+def log_run_config(logger: _LightningWandbLogger, config: Mapping[str, Any]) -> None:
+    """Make ``config`` (the whole resolved configuration, nested dicts) the W&B run's config.
+
+    With a ``lightning_gan.loggers.WandbLogger`` the model's hyperparameters are then not logged a second
+    time at the top level: they are in ``config`` already, under ``model.init_args``.
+    """
+    if not isinstance(config, Mapping):
+        raise TypeError(f"log_run_config(config={type(config).__name__}): expected a mapping")
+    logger.experiment.config.update(dict(config), allow_val_change=True)
+    if isinstance(logger, WandbLogger):
+        logger._run_config_logged = True
+
+
 class WandbLogger(_LightningWandbLogger):
     """Lightning's ``WandbLogger``, but a run without W&B credentials or network still runs.
 
@@ -53,8 +105,17 @@ class WandbLogger(_LightningWandbLogger):
     ``offline=True`` or ``mode=...`` are respected as they are.
 
     ``save_dir`` left at ``None`` is filled in with ``--trainer.default_root_dir`` by the
-    ``lightning-gan`` command, so a run's files stay in one place.
+    ``lightning-gan`` command, so a run's files stay in one place. That command also fills in the run's
+    group, job type and tags and logs its whole configuration as the run's config (docs/tracking.md).
+    Every metric and image is plotted against ``trainer/global_step`` (Lightning's ``define_metric``).
     """
+
+    _run_config_logged = False
+
+    def log_hyperparams(self, params: Any) -> None:
+        """Log hyperparameters to the run's config, unless the whole resolved configuration is there already."""
+        if not self._run_config_logged:
+            super().log_hyperparams(params)
 
     def __init__(self, *args: Any, save_dir: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, save_dir=save_dir, **kwargs)
