@@ -135,6 +135,10 @@ def main() -> None:
         from lightning_gan.evaluate import evaluate_main
 
         evaluate_main(sys.argv[2:])
+    elif sys.argv[1:2] == ["compare"]:
+        from lightning_gan.compare import compare_main
+
+        compare_main(sys.argv[2:])
     else:
         run_cli()
 
