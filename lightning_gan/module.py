@@ -109,6 +109,7 @@ class GANModule(L.LightningModule):
 
     CHECKPOINT_CLASS_KEY = "lightning_gan_class"  # which (sub)class wrote a checkpoint
     CHECKPOINT_RNG_KEY = "lightning_gan_rng"  # every rank's random state: a resumed run draws the same noise
+    CHECKPOINT_DATA_KEY = "lightning_gan_data"  # the data module's {class_path, init_args}, when it records one
 
     def __init__(
         self,
@@ -211,6 +212,9 @@ class GANModule(L.LightningModule):
         checkpoint["lightning_gan_skipped_steps"] = dict(self.skipped_steps)
         if self._trainer is not None and self.trainer.training:
             checkpoint[self.CHECKPOINT_RNG_KEY] = _gather_rng_states(self.trainer, self.device)
+        data_spec = getattr(self._trainer.datamodule, "init_spec", None) if self._trainer is not None else None
+        if data_spec:  # what `lightning-gan evaluate CKPT` measures against
+            checkpoint[self.CHECKPOINT_DATA_KEY] = data_spec
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         writer = checkpoint.get(self.CHECKPOINT_CLASS_KEY)

@@ -22,6 +22,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from lightning_gan.data._resumable import ResumableDataLoader, ResumableRandomSampler
+from lightning_gan.nets._recordable import RecordsInit
 
 __all__ = [
     "CIFAR10DataModule",
@@ -171,11 +172,12 @@ def _image_files(folder: Path, recursive: bool) -> list[Path]:
 # Data modules
 
 
-class _ImageDataModule(L.LightningDataModule):
+class _ImageDataModule(RecordsInit, L.LightningDataModule):
     """Shared by the image data modules: argument checks, ``dims``, the training loader.
 
     Subclasses fill ``self.train_dataset`` in ``setup`` (an :class:`_InMemory` or a per-item
-    dataset). The loader shuffles and drops the last partial batch.
+    dataset). The loader shuffles and drops the last partial batch. ``init_spec`` records how the
+    module was built; GAN checkpoints keep it, so ``lightning-gan evaluate CKPT`` finds the data set.
     """
 
     def __init__(

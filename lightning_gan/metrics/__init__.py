@@ -1,7 +1,23 @@
-"""Sample-quality measures."""
+"""Sample-quality measures: FID / IS / KID (torch-fidelity's protocol), mode coverage, the digits judge."""
 
 from lightning_gan.metrics.digits import DigitsReference
+from lightning_gan.metrics.features import Features, ImageFolder, RealFeatureCache
+from lightning_gan.metrics.fidelity import fidelity_metrics, inception_score, kernel_inception_distance
 from lightning_gan.metrics.frechet import frechet_distance
+from lightning_gan.metrics.inception import FeatureExtractor, InceptionV3, random_inception_weights
 from lightning_gan.metrics.mode_coverage import mode_coverage
 
-__all__ = ["DigitsReference", "frechet_distance", "mode_coverage"]
+__all__ = [
+    "DigitsReference",
+    "FeatureExtractor",
+    "Features",
+    "ImageFolder",
+    "InceptionV3",
+    "RealFeatureCache",
+    "fidelity_metrics",
+    "frechet_distance",
+    "inception_score",
+    "kernel_inception_distance",
+    "mode_coverage",
+    "random_inception_weights",
+]

@@ -3,29 +3,48 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import linalg
 
-__all__ = ["frechet_distance"]
+__all__ = ["frechet_distance", "frechet_distance_from_statistics", "gaussian_statistics"]
+
+
+def gaussian_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and (unbiased, N - 1) covariance of ``(N, D)`` features, in float64."""
+    x = np.asarray(features, dtype=np.float64)
+    if x.ndim != 2 or len(x) < 2:
+        raise ValueError(f"features of shape {x.shape}: expected (N, D) with N >= 2")
+    return x.mean(0), np.cov(x, rowvar=False).reshape(x.shape[1], x.shape[1])
+
+
+def frechet_distance_from_statistics(mu_a: np.ndarray, cov_a: np.ndarray, mu_b: np.ndarray, cov_b: np.ndarray) -> float:
+    """``|mu_a - mu_b|^2 + Tr(S_a) + Tr(S_b) - 2 Tr((S_a S_b)^(1/2))``.
+
+    ``Tr((S_a S_b)^(1/2))`` is the sum of the square roots of the eigenvalues of ``S_a S_b``
+    (real and >= 0 up to rounding, as ``S_a S_b`` is similar to a positive semi-definite
+    matrix). This is also how torch-fidelity computes it, and it stays finite where a matrix
+    square root of a singular product (fewer samples than dimensions) does not.
+    """
+    mu_a, mu_b = np.asarray(mu_a, np.float64), np.asarray(mu_b, np.float64)
+    cov_a, cov_b = np.asarray(cov_a, np.float64), np.asarray(cov_b, np.float64)
+    if mu_a.shape != mu_b.shape or cov_a.shape != cov_b.shape or cov_a.shape != (len(mu_a), len(mu_a)):
+        raise ValueError(
+            f"statistics of shapes mu {mu_a.shape}, {mu_b.shape} and cov {cov_a.shape}, {cov_b.shape}: "
+            "expected means (D,) and covariances (D, D) of the same D"
+        )
+    eigenvalues = np.linalg.eigvals(cov_a @ cov_b).astype(np.complex128)
+    trace_sqrt = np.sqrt(eigenvalues).real.sum()
+    diff = mu_a - mu_b
+    return float(diff @ diff + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_sqrt)
 
 
 def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
-    """``|mu_a - mu_b|^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2))`` between Gaussians fitted to two sets.
-
-    Args:
-        features_a: ``(N, D)`` features of one set (N >= 2).
-        features_b: ``(M, D)`` features of the other.
+    """The Frechet distance between Gaussians fitted to two feature sets ``(N, D)`` and ``(M, D)``.
 
     Example:
         >>> rng = np.random.default_rng(0)
         >>> round(frechet_distance(rng.normal(size=(5000, 2)), rng.normal(size=(5000, 2)) + 1), 1)
         2.0
     """
-    a, b = np.asarray(features_a, dtype=np.float64), np.asarray(features_b, dtype=np.float64)
+    a, b = np.asarray(features_a), np.asarray(features_b)
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1] or min(len(a), len(b)) < 2:
         raise ValueError(f"frechet_distance: shapes {a.shape} and {b.shape}; expected (N, D) and (M, D) with N, M >= 2")
-    mu_a, mu_b = a.mean(0), b.mean(0)
-    cov_a, cov_b = np.cov(a, rowvar=False).reshape(a.shape[1], -1), np.cov(b, rowvar=False).reshape(b.shape[1], -1)
-    covmean = linalg.sqrtm(cov_a @ cov_b)
-    if np.iscomplexobj(covmean):  # numerical noise can give tiny imaginary parts
-        covmean = covmean.real
-    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * np.trace(covmean))
+    return frechet_distance_from_statistics(*gaussian_statistics(a), *gaussian_statistics(b))

@@ -11,12 +11,13 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import os
 from collections.abc import Mapping
 from typing import Any
 
 from torch import nn
 
-__all__ = ["Recordable", "build_network", "import_class", "network_spec"]
+__all__ = ["Recordable", "RecordsInit", "build_network", "import_class", "network_spec"]
 
 _PLAIN = (type(None), bool, int, float, str)
 
@@ -32,7 +33,37 @@ def _is_plain(value: Any) -> bool:
     return False
 
 
-class Recordable(nn.Module):
+class RecordsInit:
+    """A mixin that records the constructor's class path and arguments in ``init_spec``.
+
+    ``init_spec`` is ``{"class_path": ..., "init_args": {...}}`` when every argument is a plain value
+    (paths are recorded as strings), else None.
+    """
+
+    init_spec: dict[str, Any] | None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__init__" not in cls.__dict__:
+            return  # the inherited (already wrapped) constructor records for this class too
+        init = cls.__init__
+        signature = inspect.signature(init)
+
+        @functools.wraps(init)
+        def __init__(self: RecordsInit, *args: Any, **kw: Any) -> None:
+            init(self, *args, **kw)
+            if type(self) is cls or cls.__init__ is type(self).__init__:  # the outermost constructor records
+                bound = signature.bind(self, *args, **kw)
+                bound.apply_defaults()
+                init_args = {k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in bound.arguments.items()}
+                init_args.pop(next(iter(bound.arguments)))  # self
+                spec = {"class_path": f"{type(self).__module__}.{type(self).__qualname__}", "init_args": init_args}
+                self.init_spec = spec if _is_plain(init_args) else None
+
+        cls.__init__ = __init__  # type: ignore[method-assign]
+
+
+class Recordable(RecordsInit, nn.Module):
     """An ``nn.Module`` that records its constructor arguments in ``init_spec``.
 
     Subclass it instead of ``nn.Module`` and a ``GANModule`` checkpoint can rebuild your network
@@ -46,25 +77,6 @@ class Recordable(nn.Module):
         >>> Tiny(8).init_spec["init_args"]
         {'width': 8, 'depth': 2}
     """
-
-    init_spec: dict[str, Any] | None
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        init = cls.__init__
-        signature = inspect.signature(init)
-
-        @functools.wraps(init)
-        def __init__(self: Recordable, *args: Any, **kw: Any) -> None:
-            init(self, *args, **kw)
-            if type(self) is cls:  # the outermost constructor records; super().__init__ calls do not
-                bound = signature.bind(self, *args, **kw)
-                bound.apply_defaults()
-                init_args = {k: v for k, v in list(bound.arguments.items())[1:]}
-                spec = {"class_path": f"{cls.__module__}.{cls.__qualname__}", "init_args": init_args}
-                self.init_spec = spec if _is_plain(init_args) else None
-
-        cls.__init__ = __init__  # type: ignore[method-assign]
 
 
 def network_spec(network: nn.Module) -> dict[str, Any] | None:

@@ -1,0 +1,132 @@
+"""FID, Inception Score and KID from features: small functions that follow torch-fidelity's protocol.
+
+The protocol details that decide a published number are torch-fidelity's defaults: FID from
+the mean and unbiased covariance of 2048-d pool features; IS from the ``logits_unbiased`` head
+over 10 splits of the samples shuffled with ``numpy.random.RandomState(2020)``; KID as the
+unbiased MMD^2 with the cubic polynomial kernel ``(x.y / D + 1)^3``, averaged over 100 random
+subsets of 1,000 samples from each set, drawn with the same seeded generator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from lightning_gan.metrics.frechet import frechet_distance_from_statistics, gaussian_statistics
+
+__all__ = ["METRICS", "fidelity_metrics", "inception_score", "kernel_inception_distance", "parse_metrics"]
+
+METRICS = ("fid", "is", "kid")
+SEED = 2020  # torch-fidelity's rng_seed
+
+
+def parse_metrics(metrics: str | Iterable[str]) -> tuple[str, ...]:
+    """``"fid,kid"`` or ``["fid", "kid"]`` -> ``("fid", "kid")``, checked against :data:`METRICS`."""
+    names = [m.strip().lower() for m in (metrics.split(",") if isinstance(metrics, str) else metrics)]
+    unknown = [m for m in names if m not in METRICS]
+    if unknown or not names:
+        raise ValueError(f"metrics {list(names)!r}: expected one or more of {', '.join(METRICS)}")
+    return tuple(dict.fromkeys(names))  # in the order given, without repeats
+
+
+def inception_score(logits: Tensor, *, splits: int = 10, seed: int = SEED) -> tuple[float, float]:
+    """Mean and standard deviation over ``splits`` of ``exp(E_x KL(p(y|x) || p(y)))``.
+
+    ``logits`` are ``(N, classes)`` (torch-fidelity's ``logits_unbiased``); the samples are shuffled
+    with ``RandomState(seed)`` before splitting, as torch-fidelity does.
+    """
+    if logits.dim() != 2 or len(logits) < splits:
+        raise ValueError(f"logits of shape {tuple(logits.shape)}: expected (N, classes) with N >= splits={splits}")
+    n = len(logits)
+    logits = logits[torch.from_numpy(np.random.RandomState(seed).permutation(n))].double()
+    log_p = logits.log_softmax(dim=1)
+    scores = []
+    for i in range(splits):
+        chunk = log_p[i * n // splits : (i + 1) * n // splits]
+        log_marginal = chunk.exp().mean(0).log()
+        kl = (chunk.exp() * (chunk - log_marginal)).sum(1).mean()
+        scores.append(float(kl.exp()))
+    return float(np.mean(scores)), float(np.std(scores))
+
+
+def _unbiased_mmd2(x: Tensor, y: Tensor) -> Tensor:
+    """Unbiased MMD^2 between equal-sized sets under the kernel ``(x.y / D + 1)^3``."""
+    m, dim = x.shape
+    k_xx = (x @ x.T / dim + 1) ** 3
+    k_yy = (y @ y.T / dim + 1) ** 3
+    k_xy = (x @ y.T / dim + 1) ** 3
+    off_diagonal_xx = k_xx.sum(dtype=torch.float64) - k_xx.diagonal().sum(dtype=torch.float64)
+    off_diagonal_yy = k_yy.sum(dtype=torch.float64) - k_yy.diagonal().sum(dtype=torch.float64)
+    return (off_diagonal_xx + off_diagonal_yy) / (m * (m - 1)) - 2 * k_xy.sum(dtype=torch.float64) / (m * m)
+
+
+def kernel_inception_distance(
+    features_a: Tensor, features_b: Tensor, *, subsets: int = 100, subset_size: int = 1000, seed: int = SEED
+) -> tuple[float, float]:
+    """Mean and standard deviation of the unbiased MMD^2 over ``subsets`` random subsets.
+
+    Each subset takes ``subset_size`` samples without replacement from each set (torch-fidelity's
+    order of draws from ``RandomState(seed)``). Kernels are computed in float32 on the features'
+    device and summed in float64.
+    """
+    if features_a.dim() != 2 or features_b.dim() != 2 or features_a.shape[1] != features_b.shape[1]:
+        raise ValueError(
+            f"features of shapes {tuple(features_a.shape)} and {tuple(features_b.shape)}: expected (N, D) and (M, D)"
+        )
+    if min(len(features_a), len(features_b)) < subset_size:
+        raise ValueError(
+            f"KID subset_size={subset_size} is larger than a set ({len(features_a)} and {len(features_b)} samples): "
+            "lower kid_subset_size or use more samples"
+        )
+    rng = np.random.RandomState(seed)
+    a, b = features_a.float(), features_b.float()
+    values = []
+    for _ in range(subsets):
+        index_a = torch.from_numpy(rng.choice(len(a), subset_size, replace=False)).to(a.device)
+        index_b = torch.from_numpy(rng.choice(len(b), subset_size, replace=False)).to(b.device)
+        values.append(float(_unbiased_mmd2(a[index_a], b[index_b])))
+    return float(np.mean(values)), float(np.std(values))
+
+
+def fidelity_metrics(
+    metrics: Iterable[str],
+    fake_features: Tensor | None = None,
+    real_features: Tensor | None = None,
+    fake_logits: Tensor | None = None,
+    *,
+    real_statistics: tuple[np.ndarray, np.ndarray] | None = None,
+    isc_splits: int = 10,
+    kid_subsets: int = 100,
+    kid_subset_size: int = 1000,
+) -> dict[str, float]:
+    """The asked-for metrics as ``{"fid", "is_mean", "is_std", "kid_mean", "kid_std"}`` (those asked for).
+
+    FID uses ``real_statistics`` (mean, covariance) when given, else ``real_features``; IS needs
+    only ``fake_logits``; KID needs both feature sets.
+    """
+    out: dict[str, float] = {}
+    for name in parse_metrics(metrics):
+        if name == "fid":
+            fake = gaussian_statistics(_numpy(fake_features, "fake features"))
+            real = real_statistics or gaussian_statistics(_numpy(real_features, "real features"))
+            out["fid"] = frechet_distance_from_statistics(*fake, *real)
+        elif name == "is":
+            if fake_logits is None:
+                raise ValueError("the Inception Score needs class logits: use a feature extractor that returns them")
+            out["is_mean"], out["is_std"] = inception_score(fake_logits, splits=isc_splits)
+        else:
+            if fake_features is None or real_features is None:
+                raise ValueError("KID needs the features of both sets")
+            out["kid_mean"], out["kid_std"] = kernel_inception_distance(
+                fake_features, real_features, subsets=kid_subsets, subset_size=kid_subset_size
+            )
+    return out
+
+
+def _numpy(features: Tensor | None, what: str) -> np.ndarray:
+    if features is None:
+        raise ValueError(f"FID needs the {what}")
+    return features.detach().cpu().double().numpy()
