@@ -67,6 +67,27 @@ def test_images_are_written_once(ranks):
     assert ranks[1]["grids_written"] == []
 
 
+def test_metrics_count_exactly_the_asked_for_images_across_ranks(ranks):
+    for rank in ranks:
+        assert rank["fid_counts"] == {"fake": worker.FID_SAMPLES, "real": worker.REAL_IMAGES}
+    assert ranks[0]["fid_values"] == ranks[1]["fid_values"]  # every rank computed it from the same gathered features
+    dry_run = [r["fid_batches"][0] for r in ranks]
+    assert [len(b) for b in dry_run] == [2, 2]
+    shares = [torch.cat(r["fid_batches"][1:]) for r in ranks]
+    # rank r measures the real batches r, r + 2, ... (4 images each): 32 + 31 real images, then its generated share
+    real = [shares[0][:32], shares[1][:31]]
+    together = torch.cat(real)
+    assert len(torch.unique(together, dim=0)) == worker.REAL_IMAGES  # every real image once, none twice
+    assert (_distances(ranks[0]["real_images"], together).min(1).values == 0).all()
+    fake = [shares[0][32:], shares[1][31:]]
+    assert len(fake[0]) + len(fake[1]) == worker.FID_SAMPLES
+    assert (_distances(fake[0], fake[1]) > 0).all()  # no image twice: different noise on each rank
+
+
+def _distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return torch.cdist(a, b, compute_mode="donot_use_mm_for_euclid_dist")  # exact zeros for equal rows
+
+
 def test_lightning_gan_fit_under_torchrun(tmp_path):
     torchrun(
         "--no-python", str(Path(sys.executable).with_name("lightning-gan")), "fit",

@@ -1,8 +1,9 @@
 """Callbacks that observe training: figures, sample grids, metrics."""
 
+from lightning_gan.callbacks.fidelity import FidelityMetrics
 from lightning_gan.callbacks.latent_interpolation import LatentInterpolation
 from lightning_gan.callbacks.sample_grid import SampleGrid
 from lightning_gan.callbacks.save_on_interrupt import SaveOnInterrupt
 from lightning_gan.callbacks.toy_figure import ToyDistributionFigure
 
-__all__ = ["LatentInterpolation", "SampleGrid", "SaveOnInterrupt", "ToyDistributionFigure"]
+__all__ = ["FidelityMetrics", "LatentInterpolation", "SampleGrid", "SaveOnInterrupt", "ToyDistributionFigure"]

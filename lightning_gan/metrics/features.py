@@ -160,6 +160,7 @@ def dataset_features(
             collate_fn=_images_only,
             num_workers=num_workers,
             pin_memory=torch.device(device).type == "cuda",
+            generator=torch.Generator(),  # its workers' seed comes from here, not from the run's random state
         )
 
     return _run(extractor, batches, load, torch.device(device), "real images", progress)

@@ -4,7 +4,9 @@ Two fits in one launch (starting processes is the slow part):
 1. ``SplitNoiseGAN`` with plain ``strategy="ddp"``: its noise is the same global batch however many
    processes share it, so its weights can be compared with one process at twice the batch;
 2. the plain ``GANModule`` (a DCGAN: batch norm) with a ``SampleGrid``: the noise each rank draws,
-   the batch-norm statistics each keeps, and the grids each writes.
+   the batch-norm statistics each keeps, and the grids each writes;
+3. a DCGAN with ``FidelityMetrics`` over 63 real images (a distributed sampler would pad them to 64)
+   and ``FID_SAMPLES`` generated ones: what each rank's metric network saw and what the metric counted.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ import lightning as L
 import torch
 
 from lightning_gan import GANModule
-from lightning_gan.callbacks import SampleGrid
+from lightning_gan.callbacks import FidelityMetrics, SampleGrid
 from lightning_gan.nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
 
 STEPS = 6
 BATCH = 8  # per process
+FID_SAMPLES = 25  # not a multiple of the process count or of the metric batch
+REAL_IMAGES = 63
 
 
 class SplitNoiseGAN(GANModule):
@@ -57,6 +61,27 @@ def loader(batch_size: int, rank: int = 0, world_size: int = 1) -> torch.utils.d
     dataset = data().tensors[0]
     sampler = torch.utils.data.DistributedSampler(dataset, world_size, rank, shuffle=False)
     return torch.utils.data.DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=True)
+
+
+class Recorder(torch.nn.Module):
+    """A metric network that keeps every batch of features it computes (the first 16 pixels)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[torch.Tensor] = []
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        self.batches.append(images.flatten(1)[:, :16].clone())
+        return self.batches[-1]
+
+
+class RealImages(L.LightningDataModule):
+    def __init__(self) -> None:
+        super().__init__()
+        self.train_dataset = torch.rand(REAL_IMAGES, 1, 16, 16, generator=torch.Generator().manual_seed(3)) * 2 - 1
+
+    def train_dataloader(self) -> torch.utils.data.DataLoader:
+        return torch.utils.data.DataLoader(self.train_dataset, batch_size=BATCH, drop_last=True)
 
 
 def networks(seed: int = 0) -> tuple[MLPGenerator, MLPDiscriminator]:
@@ -95,8 +120,22 @@ def main(out: Path) -> None:
     images = torch.rand(64, 1, 16, 16, generator=torch.Generator().manual_seed(0)) * 2 - 1
     image_data = torch.utils.data.DataLoader(images, batch_size=BATCH, drop_last=True)
     trainer(out / "plain", strategy="ddp", devices=2, callbacks=[grid]).fit(recording, image_data)
+    torch.manual_seed(7)
+    measured = RecordingGAN(
+        DCGANGenerator(8, (1, 16, 16), width=4), DCGANDiscriminator((1, 16, 16), width=4), latent_dim=8
+    )
+    recorder = Recorder()
+    metrics = FidelityMetrics(
+        "fid,kid", FID_SAMPLES, every_n_steps=None, batch_size=4, feature_extractor=recorder, kid_subset_size=10,
+        kid_subsets=3, cache_dir=out / "cache", progress=False,
+    )  # fmt: skip
+    trainer(out / "metrics", strategy="ddp", devices=2, max_steps=2, callbacks=[metrics]).fit(measured, RealImages())
     torch.save(
         {
+            "fid_counts": metrics.counts,
+            "fid_values": metrics.last,
+            "fid_batches": recorder.batches,  # the dry run, the real share, the generated share
+            "real_images": RealImages().train_dataset.flatten(1)[:, :16],
             "world_size": gan.trainer.world_size,
             "global_step": gan.trainer.global_step,
             "generator": flat(gan.generator),

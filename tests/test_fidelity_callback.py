@@ -1,0 +1,202 @@
+"""FidelityMetrics in a real Trainer: when it measures, what it logs, what it touches, what it keeps.
+
+A small convolutional feature extractor stands in for InceptionV3 (the parity with torch-fidelity
+is tested in test_fidelity_parity.py): these tests are about the callback, not the network.
+"""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+from torch import nn
+
+from lightning_gan import GANModule
+from lightning_gan.callbacks import FidelityMetrics
+from lightning_gan.data import DigitsDataModule
+from lightning_gan.evaluate import evaluate_checkpoint
+from lightning_gan.metrics import FeatureExtractor, fidelity_metrics
+from lightning_gan.metrics.features import generator_features
+from lightning_gan.nets import DCGANDiscriminator, DCGANGenerator
+from tests.helpers import trainer
+
+NUM_SAMPLES = 60
+OPTIONS = {"num_samples": NUM_SAMPLES, "batch_size": 32, "kid_subsets": 5, "kid_subset_size": 20, "progress": False}
+
+
+class SmallExtractor(nn.Module):
+    """Features and logits from a fixed random convolution; counts the images it sees and records
+    whether it ever ran under autocast or in train mode."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        generator = torch.Generator().manual_seed(0)
+        self.conv = nn.Conv2d(1, 4, 3, stride=2)
+        self.head = nn.Linear(4 * 7 * 7, 10)
+        with torch.no_grad():
+            for p in self.parameters():
+                p.copy_(torch.randn(p.shape, generator=generator) * 0.3)
+        self.images_seen = 0
+        self.saw_autocast = self.saw_train_mode = False
+        self.dtypes: set[torch.dtype] = set()
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        self.images_seen += len(images)
+        self.saw_autocast |= torch.is_autocast_enabled("cpu")
+        self.saw_train_mode |= self.training
+        self.dtypes.add(images.dtype)
+        features = torch.relu(self.conv(images)).flatten(1)
+        return features, self.head(features)
+
+
+def digits_gan(ema_decay: float | None = 0.9) -> GANModule:
+    torch.manual_seed(0)
+    return GANModule(
+        DCGANGenerator(8, (1, 16, 16), width=4),
+        DCGANDiscriminator((1, 16, 16), width=4),
+        latent_dim=8,
+        ema_decay=ema_decay,
+    )
+
+
+def logged(root) -> dict[str, dict[int, float]]:
+    """``{metric: {step: value}}`` from a CSVLogger's metrics.csv."""
+    out: dict[str, dict[int, float]] = {}
+    with open(root / "csv" / "version_0" / "metrics.csv") as file:
+        for row in csv.DictReader(file):
+            for key, value in row.items():
+                if key.startswith("val/") and value:
+                    out.setdefault(key, {})[int(row["step"])] = float(value)
+    return out
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """Five generator iterations, measured at 2, 4 and 5 (the last); a checkpoint on val/fid."""
+    root = tmp_path_factory.mktemp("fidelity_run")
+    extractor = SmallExtractor()
+    metrics = FidelityMetrics(every_n_steps=2, feature_extractor=extractor, cache_dir=root / "cache", **OPTIONS)
+    best = ModelCheckpoint(dirpath=root / "ckpt", monitor="val/fid", save_last=True, filename="best")
+    gan = digits_gan()
+    logger = CSVLogger(root, name="csv", version=0)
+    fit = trainer(root, max_steps=5, callbacks=[metrics, best], logger=logger, enable_checkpointing=True)
+    fit.fit(gan, DigitsDataModule(batch_size=16))
+    return {"root": root, "metrics": metrics, "extractor": extractor, "gan": gan, "checkpoint": best}
+
+
+def test_metrics_are_logged_at_the_measured_generator_iterations(run):
+    values = logged(run["root"])
+    assert set(values) == {f"val/{m}{s}" for m in ("fid", "is", "kid") for s in ("", "_best")} | {
+        "val/is_std",
+        "val/kid_std",
+    }
+    assert sorted(values["val/fid"]) == [2, 4, 5]
+    fids = [values["val/fid"][s] for s in (2, 4, 5)]
+    assert values["val/fid_best"][5] == min(fids) and values["val/is_best"][5] == max(values["val/is"].values())
+    assert run["metrics"].counts == {"fake": NUM_SAMPLES, "real": 1797}  # every digit once
+
+
+def test_model_checkpoint_can_monitor_fid(run):
+    assert run["checkpoint"].best_model_path.endswith("best.ckpt")
+    assert run["checkpoint"].best_model_score == pytest.approx(run["metrics"].best["fid"])
+
+
+def test_the_metric_network_stays_out_of_checkpoints_and_in_eval_mode(run):
+    checkpoint = torch.load(run["root"] / "ckpt" / "last.ckpt", weights_only=True)
+    assert all(k.startswith(("generator.", "discriminator.", "generator_ema.")) for k in checkpoint["state_dict"])
+    state = next(v for k, v in checkpoint["callbacks"].items() if k.startswith("FidelityMetrics"))
+    assert set(state) == {"best", "last_step"}
+    extractor = run["extractor"]
+    assert not extractor.saw_train_mode and not extractor.training
+    assert run["gan"].generator.training and run["gan"].discriminator.training  # back in train mode after
+
+
+def test_measuring_does_not_change_training(run, tmp_path):
+    gan = digits_gan()
+    trainer(tmp_path, max_steps=5).fit(gan, DigitsDataModule(batch_size=16))
+    for name in ("generator", "discriminator", "generator_ema"):
+        for mine, theirs in zip(
+            getattr(gan, name).state_dict().values(), getattr(run["gan"], name).state_dict().values()
+        ):
+            assert torch.equal(mine, theirs), name
+
+
+def test_the_ema_generator_is_measured_and_evaluate_reproduces_the_last_value(run):
+    """``lightning-gan evaluate CKPT`` finds the data set in the checkpoint and draws the same images."""
+    extractor = SmallExtractor()
+    values = evaluate_checkpoint(
+        run["root"] / "ckpt" / "last.ckpt",
+        NUM_SAMPLES,
+        "fid",
+        feature_extractor=extractor,
+        cache_dir=run["root"] / "cache",
+        batch_size=32,
+    )
+    assert extractor.images_seen == NUM_SAMPLES  # the real features came from the run's cache
+    assert values["fid"] == pytest.approx(run["metrics"].last["val/fid"], rel=1e-6)
+    # the raw generator's images measure differently: the EMA generator's were measured
+    gan = run["gan"]
+    real = run["metrics"]._real
+    raw_generator = lambda count, seed: gan._generate_with(gan.generator.eval(), gan.sample_latent(count), None)
+    raw = generator_features(raw_generator, FeatureExtractor(SmallExtractor()), NUM_SAMPLES, batch_size=32)
+    gan.generator.train()
+    raw_fid = fidelity_metrics(["fid"], raw.features, real_statistics=real.statistics)["fid"]
+    assert raw_fid != pytest.approx(values["fid"], rel=1e-5)  # 1e-6 is what the two paths above agree to
+
+
+def test_a_second_run_reads_the_real_features_from_the_cache(run, tmp_path):
+    extractor = SmallExtractor()
+    metrics = FidelityMetrics(
+        every_n_steps=None, feature_extractor=extractor, cache_dir=run["root"] / "cache", **OPTIONS
+    )
+    trainer(tmp_path, max_steps=1, callbacks=[metrics]).fit(digits_gan(), DigitsDataModule(batch_size=16))
+    assert extractor.images_seen == 2 + NUM_SAMPLES  # the dry run at fit start and the generated images only
+
+
+def test_best_values_survive_a_resume(run, tmp_path):
+    extractor = SmallExtractor()
+    metrics = FidelityMetrics(every_n_steps=2, feature_extractor=extractor, cache_dir=run["root"] / "cache", **OPTIONS)
+    metrics_before = dict(run["metrics"].best)
+    fit = trainer(tmp_path, max_steps=6, callbacks=[metrics], logger=CSVLogger(tmp_path, name="csv", version=0))
+    fit.fit(digits_gan(), DigitsDataModule(batch_size=16), ckpt_path=run["root"] / "ckpt" / "last.ckpt")
+    values = logged(tmp_path)
+    assert sorted(values["val/fid"]) == [6]
+    assert values["val/fid_best"][6] == min(metrics_before["fid"], values["val/fid"][6])
+    assert values["val/is_best"][6] == max(metrics_before["is"], values["val/is"][6])
+
+
+def test_no_autocast_and_float32_under_bf16_mixed(tmp_path):
+    extractor = SmallExtractor()
+    metrics = FidelityMetrics(every_n_steps=None, feature_extractor=extractor, cache_dir=tmp_path, **OPTIONS)
+    fit = trainer(tmp_path, max_steps=2, precision="bf16-mixed", callbacks=[metrics])
+    fit.fit(digits_gan(ema_decay=None), DigitsDataModule(batch_size=16))
+    assert not extractor.saw_autocast and extractor.dtypes == {torch.float32}
+    assert sorted(metrics.last) == sorted(["val/fid", "val/fid_best", "val/is", "val/is_std", "val/is_best", "val/kid",
+                                           "val/kid_std", "val/kid_best"])  # fmt: skip
+
+
+class FeaturesOnly(nn.Module):
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return images.flatten(1)
+
+
+def test_bad_settings_fail_before_training(tmp_path):
+    with pytest.raises(ValueError, match="psnr"):
+        FidelityMetrics(metrics=["fid", "psnr"])
+    with pytest.raises(ValueError, match="kid_subset_size"):
+        FidelityMetrics(metrics="kid", num_samples=100, kid_subset_size=1000)
+    with pytest.raises(TypeError, match="feature_extractor"):
+        FidelityMetrics(feature_extractor="inception")
+    no_logits = FidelityMetrics(metrics="fid,is", feature_extractor=FeaturesOnly(), cache_dir=tmp_path, **OPTIONS)
+    gan = digits_gan()
+    with pytest.raises(ValueError, match="Inception Score needs class logits"):
+        trainer(tmp_path, max_steps=2, callbacks=[no_logits]).fit(gan, DigitsDataModule(batch_size=16))
+    assert gan.global_step == 0
+    too_few = FidelityMetrics(
+        metrics="kid", num_samples=2000, kid_subset_size=1800, feature_extractor=FeaturesOnly(), cache_dir=tmp_path
+    )
+    with pytest.raises(ValueError, match="1797 images, fewer than kid_subset_size=1800"):
+        trainer(tmp_path, max_steps=2, callbacks=[too_few]).fit(digits_gan(), DigitsDataModule(batch_size=16))
