@@ -32,6 +32,7 @@ def test_an_explicit_mode_is_respected(tmp_path, no_wandb_credentials):
     logger.experiment.log({"x": 1.0})
     assert logger._wandb_init["mode"] == "disabled"
     assert not list(tmp_path.glob("wandb/offline-run-*"))
+    logger.experiment.finish()  # else the next WandbLogger in this process would log into this disabled run
 
 
 RECIPE = str(Path(__file__).parents[1] / "recipes" / "digits_dcgan.yaml")

@@ -65,10 +65,12 @@ def offline_wandb(folder: Path) -> Iterator[None]:
         patch.setenv("NETRC", str(folder / "no-netrc"))
         for name in ("CONFIG", "CACHE", "DATA"):
             patch.setenv(f"WANDB_{name}_DIR", str(folder / f"wandb-{name.lower()}"))
+        import wandb
+
+        if wandb.run is not None:  # a run an earlier test left open: Lightning's logger would log into it
+            wandb.finish()
         try:
             yield
         finally:
-            import wandb
-
             wandb.finish()  # ends the run (and W&B's capture of the console) before the next run in this process
             wandb.teardown()
