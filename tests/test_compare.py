@@ -64,6 +64,11 @@ def test_compare_prints_the_differing_config_and_best_and_last_values_and_draws_
     with Image.open(out) as image:
         image.verify()
         assert image.format == "PNG" and image.size[0] > 300
+    lightning_gan("compare", str(wandb_root), str(csv_root), monkeypatch=monkeypatch)  # the default: val/fid
+    fids = csv_column(csv_root / "csv" / "version_0" / "metrics.csv", "val/fid")
+    best = min(fids, key=lambda p: p[1])
+    (best_row,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("val/fid best (min)")]
+    assert best_row.endswith(f"{best[1]:.6g} @ {best[0]}")
 
 
 def test_compare_best_follows_the_rule_and_its_override():
@@ -89,10 +94,10 @@ def test_compare_best_follows_the_rule_and_its_override():
 def test_compare_names_the_metrics_that_exist_and_a_missing_run(two_runs, tmp_path, capsys, monkeypatch):
     wandb_root, csv_root = two_runs
     with pytest.raises(SystemExit) as exit_info:
-        lightning_gan("compare", str(wandb_root), str(csv_root), monkeypatch=monkeypatch)  # default metric val/fid
+        lightning_gan("compare", str(wandb_root), str(csv_root), "--metric", "val/psnr", monkeypatch=monkeypatch)
     assert exit_info.value.code == 2
     error = capsys.readouterr().err
-    assert "no run logged the metric 'val/fid'" in error and "train/g_loss" in error
+    assert "no run logged the metric 'val/psnr'" in error and "train/g_loss" in error and "val/fid" in error
     with pytest.raises(SystemExit):
         lightning_gan("compare", str(wandb_root), str(tmp_path / "nope"), monkeypatch=monkeypatch)
     assert "no run folder or file at" in capsys.readouterr().err

@@ -7,9 +7,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from lightning_gan.callbacks import FidelityMetrics
 from lightning_gan.cli import run_cli
 
 from .fake_data import write_celeba, write_cifar10, write_mnist
+from .test_fidelity_callback import SmallExtractor
 
 RECIPES = sorted((Path(__file__).parents[1] / "recipes").glob("*.yaml"))
 IMAGE_RECIPES = {
@@ -38,7 +40,7 @@ def test_recipe_states_what_it_reproduces_its_anchor_and_budget(recipe):
 
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
-def test_recipe_runs_a_few_iterations(recipe, tmp_path):
+def test_recipe_runs_a_few_iterations(recipe, tmp_path, monkeypatch):
     config = yaml.safe_load(recipe.read_text())
     data_class = config["data"]["class_path"].rsplit(".", 1)[-1]
     overrides = ["--trainer.max_steps", "2", "--trainer.logger", "false", "--trainer.enable_progress_bar", "false"]
@@ -49,7 +51,13 @@ def test_recipe_runs_a_few_iterations(recipe, tmp_path):
         STAND_INS[data_class](tmp_path / "data")
         overrides += ["--data.init_args.root", str(tmp_path / "data"), "--data.init_args.download", "false"]
         overrides += ["--data.init_args.num_workers", "0"]  # worker start-up would dominate 2 iterations
-    cli = run_cli(["fit", "--config", str(recipe), "--trainer.default_root_dir", str(tmp_path / "run"), *overrides])
+    monkeypatch.setenv("LIGHTNING_GAN_CACHE", str(tmp_path / "cache"))
+    cli = run_cli(["--config", str(recipe), "--trainer.default_root_dir", str(tmp_path / "run"), *overrides], run=False)
+    measured = [c for c in cli.trainer.callbacks if isinstance(c, FidelityMetrics)]
+    for metrics in measured:  # InceptionV3 (a download, ~2 images/s here) makes way for a small stand-in
+        metrics.feature_extractor = SmallExtractor()
+        metrics.num_samples, metrics.every_n_steps, metrics.kid_subset_size, metrics.kid_subsets = 10, None, 4, 2
+    cli.trainer.fit(cli.model, datamodule=cli.datamodule)
     assert cli.trainer.global_step == 2
     assert list((tmp_path / "run").rglob("last.ckpt"))
     samples = cli.model.generate(4, seed=0)
@@ -60,3 +68,6 @@ def test_recipe_runs_a_few_iterations(recipe, tmp_path):
         assert tuple(cli.datamodule.dims) == tuple(generator_args["image_shape"])
         if any(c["class_path"].endswith("SampleGrid") for c in config["trainer"].get("callbacks", [])):
             assert list((tmp_path / "run").rglob("samples/step_000002.png"))
+    if recipe.stem in IMAGE_RECIPES - {"digits_dcgan", "digits_cgan"}:  # the GPU recipes measure FID as they go
+        keys = {f"val/{n}{s}" for n in ("fid", "is", "kid") for s in ("", "_best")} | {"val/is_std", "val/kid_std"}
+        assert [set(m.last) for m in measured] == [keys]

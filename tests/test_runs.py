@@ -9,12 +9,13 @@ from PIL import Image
 
 from lightning_gan.runs import find_runs, read_csv_run, read_run, read_wandb_records, read_wandb_run
 
-from .tiny_runs import GRID_EVERY, LOG_EVERY, MAX_STEPS, csv_logger, offline_wandb, run_digits
+from .tiny_runs import FID_EVERY, GRID_EVERY, LOG_EVERY, MAX_STEPS, csv_logger, offline_wandb, run_digits
 
 # Lightning logs the losses of generator iteration i (1-based) at step i - 1, every LOG_EVERY iterations;
 # callbacks log what they draw after iteration i at trainer.global_step = i.
 LOSS_STEPS = [i - 1 for i in range(1, MAX_STEPS + 1) if i % LOG_EVERY == 0]  # [1, 3, 5]
 GRID_STEPS = [i for i in range(1, MAX_STEPS + 1) if i % GRID_EVERY == 0]  # [3, 6]
+FID_STEPS = [i for i in range(1, MAX_STEPS + 1) if i % FID_EVERY == 0 or i == MAX_STEPS]  # [4, 6]
 LOSSES = {"train/d_loss", "train/g_loss", "train/D(x)", "train/D(G(z))"}
 
 
@@ -58,6 +59,8 @@ def test_an_offline_wandb_run_logs_losses_on_the_generator_iteration_axis_and_th
     for key in LOSSES:
         assert [step for step, _ in run.history[key]] == LOSS_STEPS, key
     assert [step for step, _ in run.images["samples"]] == GRID_STEPS
+    for key in ("val/fid", "val/fid_best", "val/is", "val/is_std", "val/kid", "val/kid_std"):
+        assert [step for step, _ in run.history[key]] == FID_STEPS, key
     for _, path in run.images["samples"]:
         with Image.open(path) as image:
             image.verify()
@@ -78,6 +81,7 @@ def test_a_csv_run_holds_the_resolved_cli_config_and_the_grids(csv_root):
     assert run.config["data.class_path"] == "lightning_gan.data.DigitsDataModule"
     assert run.config["trainer.logger.class_path"] == "lightning.pytorch.loggers.CSVLogger"
     assert [step for step, _ in run.history["train/g_loss"]] == LOSS_STEPS
+    assert [step for step, _ in run.history["val/fid"]] == FID_STEPS
     grids = sorted(p.name for p in (csv_root / "csv" / "version_0" / "samples").glob("*.png"))
     assert grids == [f"step_{step:06d}.png" for step in GRID_STEPS]
 

@@ -15,10 +15,12 @@ RECIPE = Path(__file__).parents[1] / "recipes" / "digits_dcgan.yaml"
 MAX_STEPS = 6
 LOG_EVERY = 2
 GRID_EVERY = 3
+FID_EVERY = 4  # and at the last iteration
 
 
 def run_digits(root: Path, *overrides: str) -> Any:
-    """``lightning-gan fit`` of digits_dcgan, tiny: 6 generator iterations, losses every 2, a sample grid every 3."""
+    """``lightning-gan fit`` of digits_dcgan, tiny: 6 generator iterations, losses every 2, a sample grid every 3,
+    FID / IS / KID at 4 and 6."""
     return run_cli(
         [
             "fit",
@@ -41,6 +43,14 @@ def run_digits(root: Path, *overrides: str) -> Any:
             "--trainer.callbacks+=lightning_gan.callbacks.SampleGrid",
             "--trainer.callbacks.num_samples=16",
             f"--trainer.callbacks.every_n_steps={GRID_EVERY}",
+            "--trainer.callbacks+=lightning_gan.callbacks.FidelityMetrics",  # with a small stand-in for InceptionV3
+            "--trainer.callbacks.feature_extractor=tests.test_fidelity_callback.SmallExtractor",
+            "--trainer.callbacks.num_samples=40",
+            f"--trainer.callbacks.every_n_steps={FID_EVERY}",
+            "--trainer.callbacks.kid_subset_size=20",
+            "--trainer.callbacks.kid_subsets=3",
+            "--trainer.callbacks.progress=false",
+            f"--trainer.callbacks.cache_dir={root / 'cache'}",
             *overrides,
         ]
     )

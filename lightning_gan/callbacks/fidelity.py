@@ -104,7 +104,7 @@ class FidelityMetrics(L.Callback):
         self.weights, self.seed, self.num_workers, self.progress = weights, seed, num_workers, progress
         self.isc_splits, self.kid_subsets, self.kid_subset_size = isc_splits, kid_subsets, kid_subset_size
         self.cache = RealFeatureCache(cache_dir)
-        self._user_extractor = feature_extractor
+        self.feature_extractor = feature_extractor
         self._extractor: nn.Module | None = None  # built at fit start; never part of the LightningModule
         self._real: Features | None = None
         self.best: dict[str, float] = {}
@@ -117,7 +117,7 @@ class FidelityMetrics(L.Callback):
         if not hasattr(pl_module, "generate"):
             raise TypeError(f"FidelityMetrics needs a GANModule (a generate method); got {type(pl_module).__name__}")
         if self._extractor is None:
-            net = FeatureExtractor(self._user_extractor) if self._user_extractor is not None else None
+            net = FeatureExtractor(self.feature_extractor) if self.feature_extractor is not None else None
             self._extractor = net if net is not None else InceptionV3(self.weights)
         self._extractor.to(pl_module.device)
         dataset = self._real_dataset(trainer)
@@ -130,7 +130,7 @@ class FidelityMetrics(L.Callback):
         _, logits = self._extractor(pl_module.generate(2, seed=self.seed).float())
         if "is" in self.metrics and logits is None:
             raise ValueError(
-                f"FidelityMetrics: the Inception Score needs class logits, and {type(self._user_extractor).__name__} "
+                f"FidelityMetrics: the Inception Score needs class logits, and {type(self.feature_extractor).__name__} "
                 "returns features only: return (features, logits) from it, or drop 'is' from metrics"
             )
 
