@@ -64,6 +64,7 @@ def evaluate_folders(
         fake_features.logits,
         real_statistics=real_features.statistics,
         kid_subset_size=kid_subset_size,
+        device=device,
     )
 
 
@@ -118,6 +119,7 @@ def evaluate_checkpoint(
         fake_features.logits,
         real_statistics=real_features.statistics,
         kid_subset_size=kid_subset_size,
+        device=device,
     )
 
 

@@ -23,3 +23,9 @@ def no_wandb_credentials(tmp_path, monkeypatch):
     import wandb
 
     wandb.teardown()  # wandb keeps process-wide settings; the next test starts clean
+
+
+def pytest_collection_modifyitems(config, items):
+    """The long quality checks first: xdist hands tests out in collection order, and a three-minute
+    test that starts last makes the whole suite wait for it (test_toy_quality sorts late by name)."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: file order otherwise

@@ -1,5 +1,7 @@
 """Data parallelism on 2 CPU processes (gloo), launched the way users launch: torchrun."""
 
+import csv
+import io
 import os
 import shutil
 import subprocess
@@ -65,6 +67,11 @@ def test_each_rank_draws_different_noise(ranks):
 def test_images_are_written_once(ranks):
     assert len(ranks[0]["grids_written"]) == 2  # steps 3 and 6
     assert ranks[1]["grids_written"] == []
+
+
+def test_metrics_are_logged_once(ranks):
+    rows = [row for row in csv.DictReader(io.StringIO(ranks[0]["metrics_csv"])) if row.get("val/fid")]
+    assert [row["step"] for row in rows] == ["2"]  # the end of a 2-iteration fit, one row
 
 
 def test_metrics_count_exactly_the_asked_for_images_across_ranks(ranks):

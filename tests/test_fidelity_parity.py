@@ -21,7 +21,7 @@ from lightning_gan.metrics.features import ImageFolder, RealFeatureCache
 from lightning_gan.metrics.fidelity import fidelity_metrics
 from lightning_gan.metrics.inception import InceptionV3, extractor_fingerprint
 
-COUNT = 16  # images per set (InceptionV3 runs at about 2 images/s on one CPU thread)
+COUNT = 12  # images per set (InceptionV3 runs at about 2 images/s on one CPU thread)
 KID_SUBSET = 10
 
 
@@ -107,13 +107,13 @@ def test_identical_sets_give_fid_zero_and_blur_raises_it(sets, ours):
     real = cache.get({**real_set.identity(), "extractor": extractor_fingerprint(net)}, _must_not_run)
     same = fidelity_metrics(["fid"], real.features, real.features)["fid"]
     assert abs(same) < 1e-6 * ours["json"]["fid"], same
-    # the first half of the real set, blurred a little and a lot: the more blur, the further from the real set
-    sharp = torch.stack([real_set[i] for i in range(COUNT // 2)])
-    fids = []
-    for kernel in (3, 7):
-        blurred = F.avg_pool2d(sharp, kernel, stride=1, padding=kernel // 2, count_include_pad=False)
-        fids.append(fidelity_metrics(["fid"], net(blurred)[0], real.features)["fid"])
-    assert 0 < fids[0] < fids[1], fids
+    # a third of the real set as it is and blurred: blurred, it lies further from the real set
+    part = COUNT // 3
+    sharp = torch.stack([real_set[i] for i in range(part)])
+    blurred = F.avg_pool2d(sharp, 5, stride=1, padding=2, count_include_pad=False)
+    as_is = fidelity_metrics(["fid"], real.features[:part], real.features)["fid"]
+    blurry = fidelity_metrics(["fid"], net(blurred)[0], real.features)["fid"]
+    assert 0 < as_is < blurry, (as_is, blurry)
 
 
 def _must_not_run():

@@ -56,7 +56,7 @@ class FidelityMetrics(L.Callback):
             ``~/.cache/lightning_gan``).
         seed: seed of the evaluation noise (the same images' noise at every evaluation).
         isc_splits, kid_subsets, kid_subset_size: torch-fidelity's protocol settings.
-        num_workers: data loader workers for the real images.
+        num_workers: data loader workers for the real images (default: the data module's ``num_workers``).
         progress: show a progress bar while extracting features.
     """
 
@@ -74,7 +74,7 @@ class FidelityMetrics(L.Callback):
         isc_splits: int = 10,
         kid_subsets: int = 100,
         kid_subset_size: int = 1000,
-        num_workers: int = 0,
+        num_workers: int | None = None,
         progress: bool = True,
     ) -> None:
         self.metrics = parse_metrics(metrics)
@@ -84,11 +84,12 @@ class FidelityMetrics(L.Callback):
             ("isc_splits", isc_splits, 1),
             ("kid_subsets", kid_subsets, 1),
             ("kid_subset_size", kid_subset_size, 2),
-            ("num_workers", num_workers, 0),
         ]:
             _check_int("FidelityMetrics", name, value, minimum)
         if every_n_steps is not None:
             _check_int("FidelityMetrics", "every_n_steps", every_n_steps, 1)
+        if num_workers is not None:
+            _check_int("FidelityMetrics", "num_workers", num_workers, 0)
         if "kid" in self.metrics and num_samples < kid_subset_size:
             raise ValueError(
                 f"FidelityMetrics(num_samples={num_samples}, kid_subset_size={kid_subset_size}): KID draws subsets "
@@ -164,13 +165,16 @@ class FidelityMetrics(L.Callback):
         if self._real is None:
             dataset = self._real_dataset(trainer)
             description = {**describe_real(trainer.datamodule, dataset), "extractor": self._fingerprint()}
+            workers = (
+                self.num_workers if self.num_workers is not None else getattr(trainer.datamodule, "num_workers", 0)
+            )
             self._real = self.cache.get(
                 description,
                 lambda: dataset_features(
                     dataset,
                     self._extractor,
                     batch_size=self.batch_size,
-                    num_workers=self.num_workers,
+                    num_workers=workers,
                     device=device,
                     progress=self.progress,
                 ),
@@ -194,6 +198,7 @@ class FidelityMetrics(L.Callback):
             isc_splits=self.isc_splits,
             kid_subsets=self.kid_subsets,
             kid_subset_size=self.kid_subset_size,
+            device=device,
         )
         logged: dict[str, float] = {}
         for name in self.metrics:

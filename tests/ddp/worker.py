@@ -17,6 +17,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
+from lightning.pytorch.loggers import CSVLogger
 
 from lightning_gan import GANModule
 from lightning_gan.callbacks import FidelityMetrics, SampleGrid
@@ -129,10 +130,14 @@ def main(out: Path) -> None:
         "fid,kid", FID_SAMPLES, every_n_steps=None, batch_size=4, feature_extractor=recorder, kid_subset_size=10,
         kid_subsets=3, cache_dir=out / "cache", progress=False,
     )  # fmt: skip
-    trainer(out / "metrics", strategy="ddp", devices=2, max_steps=2, callbacks=[metrics]).fit(measured, RealImages())
+    logger = CSVLogger(out, name="metrics_csv", version=0)  # Lightning's loggers write on rank zero only
+    trainer(out / "metrics", strategy="ddp", devices=2, max_steps=2, callbacks=[metrics], logger=logger).fit(
+        measured, RealImages()
+    )
     torch.save(
         {
             "fid_counts": metrics.counts,
+            "metrics_csv": (out / "metrics_csv" / "version_0" / "metrics.csv").read_text() if rank == 0 else "",
             "fid_values": metrics.last,
             "fid_batches": recorder.batches,  # the dry run, the real share, the generated share
             "real_images": RealImages().train_dataset.flatten(1)[:, :16],
