@@ -95,6 +95,38 @@ def _distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.cdist(a, b, compute_mode="donot_use_mm_for_euclid_dist")  # exact zeros for equal rows
 
 
+@pytest.mark.parametrize("data", ["grid", "digits"])  # a batch sampler over the points; batches of images
+def test_a_run_resumed_mid_epoch_under_ddp_continues_exactly(ranks, data):
+    for rank in ranks:
+        result = rank["resume"][data]
+        assert result["global_step"] == [worker.RESUME_TOTAL, worker.RESUME_TOTAL]
+        straight_batches, first_batches, resumed_batches = result["batches"]
+        assert len(resumed_batches) == len(straight_batches) - len(first_batches)
+        for straight, resumed in zip(straight_batches[len(first_batches) :], resumed_batches):
+            assert torch.equal(straight, resumed)  # the rest of the interrupted epoch, then the next ones
+        straight, resumed = result["state"]
+        assert straight.keys() == resumed.keys()
+        for name in straight:  # weights, EMA weights, batch-norm statistics: bitwise (gloo sums 2 ranks in order)
+            assert torch.equal(straight[name], resumed[name]), name
+        for opt_straight, opt_resumed in zip(*result["optimizers"]):
+            for key, state in opt_straight.items():
+                for field, value in state.items():
+                    assert torch.equal(value, opt_resumed[key][field]), (key, field)
+
+
+def test_the_processes_share_each_epoch_of_the_data_without_overlap(ranks):
+    data = worker.grid_resume_setup()[1]
+    data.setup()
+    per_epoch = 6  # batches per process and epoch
+    straight = [rank["resume"]["grid"]["batches"][0] for rank in ranks]
+    for start in range(0, len(straight[0]), per_epoch):
+        seen = torch.cat([torch.cat(batches[start : start + per_epoch]) for batches in straight])
+        assert len(torch.unique(seen, dim=0)) == len(seen)  # no point on both processes, or twice on one
+        if start + per_epoch <= len(straight[0]):  # a whole epoch: every point once
+            assert len(seen) == len(data.train_data)
+            assert torch.equal(torch.unique(seen, dim=0), torch.unique(data.train_data, dim=0))
+
+
 def test_lightning_gan_fit_under_torchrun(tmp_path):
     torchrun(
         "--no-python", str(Path(sys.executable).with_name("lightning-gan")), "fit",

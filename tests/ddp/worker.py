@@ -1,12 +1,14 @@
 """Run under ``torchrun --nproc_per_node 2`` (gloo, CPU) by tests/test_ddp.py; writes ``rank{r}.pt`` to OUT.
 
-Two fits in one launch (starting processes is the slow part):
+Several fits in one launch (starting processes is the slow part):
 1. ``SplitNoiseGAN`` with plain ``strategy="ddp"``: its noise is the same global batch however many
    processes share it, so its weights can be compared with one process at twice the batch;
 2. the plain ``GANModule`` (a DCGAN: batch norm) with a ``SampleGrid``: the noise each rank draws,
    the batch-norm statistics each keeps, and the grids each writes;
 3. a DCGAN with ``FidelityMetrics`` over 63 real images (a distributed sampler would pad them to 64)
-   and ``FID_SAMPLES`` generated ones: what each rank's metric network saw and what the metric counted.
+   and ``FID_SAMPLES`` generated ones: what each rank's metric network saw and what the metric counted;
+4. exact resume with Lightning's distributed sampler, for a toy and an image data module: ``RESUME_TOTAL``
+   iterations straight, and ``RESUME_STOP`` (mid-epoch) then resumed from ``last.ckpt`` to ``RESUME_TOTAL``.
 """
 
 from __future__ import annotations
@@ -17,16 +19,19 @@ from pathlib import Path
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
 from lightning_gan import GANModule
 from lightning_gan.callbacks import FidelityMetrics, SampleGrid
+from lightning_gan.data import DigitsDataModule, GridDataModule
 from lightning_gan.nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
 
 STEPS = 6
 BATCH = 8  # per process
 FID_SAMPLES = 25  # not a multiple of the process count or of the metric batch
 REAL_IMAGES = 63
+RESUME_TOTAL, RESUME_STOP = 8, 4  # 3 iterations per epoch and process: the stop falls inside the second epoch
 
 
 class SplitNoiseGAN(GANModule):
@@ -85,6 +90,55 @@ class RealImages(L.LightningDataModule):
         return torch.utils.data.DataLoader(self.train_dataset, batch_size=BATCH, drop_last=True)
 
 
+class BatchRecordingGAN(GANModule):
+    """Keeps every real batch it trains on."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.real_batches: list[torch.Tensor] = []
+
+    def _next_real_batch(self, dataloader_iter):
+        real, labels = super()._next_real_batch(dataloader_iter)
+        self.real_batches.append(real.clone())
+        return real, labels
+
+
+def grid_resume_setup() -> tuple[GANModule, L.LightningDataModule]:
+    gan = BatchRecordingGAN(*networks(), latent_dim=2, d_steps=2, r1_gamma=0.5, ema_decay=0.9)
+    return gan, GridDataModule(batch_size=8, num_samples=96)  # 12 batches: 6 per process, 3 iterations
+
+
+def digits_resume_setup() -> tuple[GANModule, L.LightningDataModule]:
+    gan = BatchRecordingGAN(
+        DCGANGenerator(8, (1, 8, 8), width=2), DCGANDiscriminator((1, 8, 8), width=2), latent_dim=8, d_steps=2
+    )
+    # 7 batches per process (899 images): 3 iterations; a worker process, as image data sets have
+    return gan, DigitsDataModule(size=8, batch_size=128, num_workers=1)
+
+
+def resume_runs(out: Path, setup) -> dict:
+    """The module state and the real batches of a straight run and of a stopped-and-resumed one."""
+
+    def run(root: Path, max_steps: int, ckpt_path: Path | None = None, save: bool = False) -> GANModule:
+        L.seed_everything(0, verbose=False)
+        gan, data = setup()
+        callbacks = [ModelCheckpoint(dirpath=root, save_last=True, every_n_train_steps=1)] if save else []
+        trainer(
+            root, strategy="ddp", devices=2, max_steps=max_steps, enable_checkpointing=save, callbacks=callbacks
+        ).fit(gan, data, ckpt_path=ckpt_path)
+        return gan
+
+    straight = run(out / "straight", RESUME_TOTAL)
+    first = run(out / "first", RESUME_STOP, save=True)
+    resumed = run(out / "resumed", RESUME_TOTAL, ckpt_path=out / "first" / "last.ckpt")
+    return {
+        "global_step": [straight.global_step, resumed.global_step],
+        "state": [{k: v.clone() for k, v in gan.state_dict().items()} for gan in (straight, resumed)],
+        "optimizers": [[o.state_dict()["state"] for o in gan.trainer.optimizers] for gan in (straight, resumed)],
+        "batches": [straight.real_batches, first.real_batches, resumed.real_batches],
+    }
+
+
 def networks(seed: int = 0) -> tuple[MLPGenerator, MLPDiscriminator]:
     torch.manual_seed(seed)
     return MLPGenerator(2, 2, hidden_dim=16, num_layers=2), MLPDiscriminator(2, hidden_dim=16, num_layers=2)
@@ -134,8 +188,13 @@ def main(out: Path) -> None:
     trainer(out / "metrics", strategy="ddp", devices=2, max_steps=2, callbacks=[metrics], logger=logger).fit(
         measured, RealImages()
     )
+    resume = {
+        "grid": resume_runs(out / "grid", grid_resume_setup),
+        "digits": resume_runs(out / "digits", digits_resume_setup),
+    }
     torch.save(
         {
+            "resume": resume,
             "fid_counts": metrics.counts,
             "metrics_csv": (out / "metrics_csv" / "version_0" / "metrics.csv").read_text() if rank == 0 else "",
             "fid_values": metrics.last,
