@@ -179,3 +179,13 @@ def test_metric_functions_on_known_distributions():
     assert inception_score(torch.zeros(1000, 10))[0] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="kid_subset_size|subset_size"):
         kernel_inception_distance(a[:50], b, subset_size=100)
+
+
+def test_the_few_samples_path_of_the_frechet_distance_gives_the_same_number():
+    from lightning_gan.metrics.frechet import frechet_distance, frechet_distance_from_statistics, gaussian_statistics
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(10, 64)), rng.normal(size=(15, 64)) * 1.2 + 0.3  # fewer samples than dimensions
+    full = frechet_distance_from_statistics(*gaussian_statistics(a), *gaussian_statistics(b))
+    assert frechet_distance(a, b) == pytest.approx(full, rel=1e-6)
+    assert abs(frechet_distance(a, a)) < 1e-9

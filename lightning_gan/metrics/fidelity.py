@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from lightning_gan.metrics.frechet import frechet_distance_from_statistics, gaussian_statistics
+from lightning_gan.metrics.frechet import frechet_distance, frechet_distance_from_statistics, gaussian_statistics
 
 __all__ = ["METRICS", "fidelity_metrics", "inception_score", "kernel_inception_distance", "parse_metrics"]
 
@@ -112,9 +112,12 @@ def fidelity_metrics(
     out: dict[str, float] = {}
     for name in parse_metrics(metrics):
         if name == "fid":
-            fake = gaussian_statistics(_numpy(fake_features, "fake features"))
-            real = real_statistics or gaussian_statistics(_numpy(real_features, "real features"))
-            out["fid"] = frechet_distance_from_statistics(*fake, *real)
+            fake = _numpy(fake_features, "fake features")
+            if real_features is not None and max(len(fake), len(real_features)) < fake.shape[1]:
+                out["fid"] = frechet_distance(fake, _numpy(real_features, "real features"))  # fewer samples than D
+            else:
+                real = real_statistics or gaussian_statistics(_numpy(real_features, "real features"))
+                out["fid"] = frechet_distance_from_statistics(*gaussian_statistics(fake), *real)
         elif name == "is":
             if fake_logits is None:
                 raise ValueError("the Inception Score needs class logits: use a feature extractor that returns them")

@@ -39,12 +39,25 @@ def frechet_distance_from_statistics(mu_a: np.ndarray, cov_a: np.ndarray, mu_b: 
 def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
     """The Frechet distance between Gaussians fitted to two feature sets ``(N, D)`` and ``(M, D)``.
 
+    With fewer samples than dimensions (small evaluations with 2,048-d Inception features) the
+    covariances have rank below ``D`` and ``Tr((S_a S_b)^(1/2))`` is the sum of the singular values
+    of ``B A^T / sqrt((N - 1)(M - 1))`` (``A``, ``B`` the centred features): an ``M x N`` problem
+    instead of a ``D x D`` eigendecomposition, and the same number.
+
     Example:
         >>> rng = np.random.default_rng(0)
         >>> round(frechet_distance(rng.normal(size=(5000, 2)), rng.normal(size=(5000, 2)) + 1), 1)
         2.0
     """
-    a, b = np.asarray(features_a), np.asarray(features_b)
+    a, b = np.asarray(features_a, dtype=np.float64), np.asarray(features_b, dtype=np.float64)
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1] or min(len(a), len(b)) < 2:
         raise ValueError(f"frechet_distance: shapes {a.shape} and {b.shape}; expected (N, D) and (M, D) with N, M >= 2")
-    return frechet_distance_from_statistics(*gaussian_statistics(a), *gaussian_statistics(b))
+    if max(len(a), len(b)) >= a.shape[1]:
+        return frechet_distance_from_statistics(*gaussian_statistics(a), *gaussian_statistics(b))
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    centred_a, centred_b = a - mu_a, b - mu_b
+    scale_a, scale_b = len(a) - 1, len(b) - 1
+    trace_sqrt = np.linalg.svd(centred_b @ centred_a.T, compute_uv=False).sum() / np.sqrt(scale_a * scale_b)
+    diff = mu_a - mu_b
+    traces = (centred_a**2).sum() / scale_a + (centred_b**2).sum() / scale_b
+    return float(diff @ diff + traces - 2 * trace_sqrt)
