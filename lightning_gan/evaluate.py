@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from lightning_gan.metrics.features import (
+    Features,
     ImageFolder,
     RealFeatureCache,
     dataset_features,
@@ -52,20 +53,9 @@ def evaluate_folders(
     real_set, fake_set = ImageFolder(real), ImageFolder(fake)
     net = _extractor(weights, feature_extractor, device)
     options: dict[str, Any] = {"batch_size": batch_size, "device": device, "progress": progress}
-    real_features = RealFeatureCache(cache_dir).get(
-        {**real_set.identity(), "extractor": extractor_fingerprint(net)},
-        lambda: dataset_features(real_set, net, **options),
-    )
+    real_features = _real_features(real_set, real_set.identity(), net, cache_dir, options)
     fake_features = dataset_features(fake_set, net, **options)
-    return fidelity_metrics(
-        names,
-        fake_features.features,
-        real_features.features,
-        fake_features.logits,
-        real_statistics=real_features.statistics,
-        kid_subset_size=kid_subset_size,
-        device=device,
-    )
+    return fidelity_metrics(names, fake_features, real_features, kid_subset_size=kid_subset_size, device=device)
 
 
 def evaluate_checkpoint(
@@ -95,7 +85,6 @@ def evaluate_checkpoint(
         raise ValueError(f"num_samples={num_samples!r}: expected an int >= 2")
     gan = load_gan(checkpoint, map_location=device)
     net = _extractor(weights, feature_extractor, device)
-    cache = RealFeatureCache(cache_dir)
     options: dict[str, Any] = {"batch_size": batch_size, "device": device, "progress": progress}
     if real is not None:
         real_set: Any = ImageFolder(real)
@@ -106,20 +95,19 @@ def evaluate_checkpoint(
         datamodule.setup("fit")
         real_set = datamodule.train_dataset
         description = describe_real(datamodule, real_set)
-    real_features = cache.get(
-        {**description, "extractor": extractor_fingerprint(net)}, lambda: dataset_features(real_set, net, **options)
-    )
+    real_features = _real_features(real_set, description, net, cache_dir, options)
     fake_features = generator_features(
         lambda count, s: gan.generate(count, seed=s), net, num_samples, seed=seed, **options
     )
-    return fidelity_metrics(
-        names,
-        fake_features.features,
-        real_features.features,
-        fake_features.logits,
-        real_statistics=real_features.statistics,
-        kid_subset_size=kid_subset_size,
-        device=device,
+    return fidelity_metrics(names, fake_features, real_features, kid_subset_size=kid_subset_size, device=device)
+
+
+def _real_features(
+    real_set: Any, description: dict[str, Any], net: nn.Module, cache_dir: Any, options: dict[str, Any]
+) -> Features:
+    """The real set's features, from the cache when an earlier evaluation stored them."""
+    return RealFeatureCache(cache_dir).get(
+        {**description, "extractor": extractor_fingerprint(net)}, lambda: dataset_features(real_set, net, **options)
     )
 
 

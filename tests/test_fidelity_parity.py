@@ -17,7 +17,7 @@ from PIL import Image
 
 from lightning_gan.evaluate import evaluate_main, format_table
 from lightning_gan.metrics import random_inception_weights
-from lightning_gan.metrics.features import ImageFolder, RealFeatureCache
+from lightning_gan.metrics.features import Features, ImageFolder, RealFeatureCache
 from lightning_gan.metrics.fidelity import fidelity_metrics
 from lightning_gan.metrics.inception import InceptionV3, extractor_fingerprint
 
@@ -105,14 +105,14 @@ def test_identical_sets_give_fid_zero_and_blur_raises_it(sets, ours):
     real_set = ImageFolder(sets["real"])
     cache = RealFeatureCache(sets["root"] / "cache")  # filled by the command: no second pass over the real set
     real = cache.get({**real_set.identity(), "extractor": extractor_fingerprint(net)}, _must_not_run)
-    same = fidelity_metrics(["fid"], real.features, real.features)["fid"]
+    same = fidelity_metrics(["fid"], real, real)["fid"]
     assert abs(same) < 1e-6 * ours["json"]["fid"], same
     # a third of the real set as it is and blurred: blurred, it lies further from the real set
     part = COUNT // 3
     sharp = torch.stack([real_set[i] for i in range(part)])
     blurred = F.avg_pool2d(sharp, 5, stride=1, padding=2, count_include_pad=False)
-    as_is = fidelity_metrics(["fid"], real.features[:part], real.features)["fid"]
-    blurry = fidelity_metrics(["fid"], net(blurred)[0], real.features)["fid"]
+    as_is = fidelity_metrics(["fid"], Features(real.features[:part]), real)["fid"]
+    blurry = fidelity_metrics(["fid"], Features(net(blurred)[0]), real)["fid"]
     assert 0 < as_is < blurry, (as_is, blurry)
 
 

@@ -191,10 +191,8 @@ class FidelityMetrics(L.Callback):
         self.counts = {"fake": len(fake), "real": len(self._real)}
         values = fidelity_metrics(
             self.metrics,
-            fake.features,
-            self._real.features,
-            fake.logits,
-            real_statistics=self._real.statistics if "fid" in self.metrics else None,
+            fake,
+            self._real,
             isc_splits=self.isc_splits,
             kid_subsets=self.kid_subsets,
             kid_subset_size=self.kid_subset_size,

@@ -15,7 +15,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from lightning_gan.metrics.frechet import frechet_distance, frechet_distance_from_statistics, gaussian_statistics
+from lightning_gan.metrics.features import Features
+from lightning_gan.metrics.frechet import frechet_distance, frechet_distance_from_statistics
 
 __all__ = ["METRICS", "fidelity_metrics", "inception_score", "kernel_inception_distance", "parse_metrics"]
 
@@ -93,11 +94,9 @@ def kernel_inception_distance(
 
 def fidelity_metrics(
     metrics: Iterable[str],
-    fake_features: Tensor | None = None,
-    real_features: Tensor | None = None,
-    fake_logits: Tensor | None = None,
+    fake: Features,
+    real: Features | None = None,
     *,
-    real_statistics: tuple[np.ndarray, np.ndarray] | None = None,
     isc_splits: int = 10,
     kid_subsets: int = 100,
     kid_subset_size: int = 1000,
@@ -105,36 +104,30 @@ def fidelity_metrics(
 ) -> dict[str, float]:
     """The asked-for metrics as ``{"fid", "is_mean", "is_std", "kid_mean", "kid_std"}`` (those asked for).
 
-    FID uses ``real_statistics`` (mean, covariance) when given, else ``real_features``; IS needs
-    only ``fake_logits``; KID needs both feature sets, and computes its kernels on ``device``
-    (default: where the features are; a GPU makes its 100 subsets quick).
+    FID and KID compare ``fake`` with ``real``; IS needs only ``fake``'s logits. FID uses each set's
+    mean and covariance (computed once per :class:`Features`), or the features themselves when there
+    are fewer samples than dimensions; KID computes its kernels on ``device`` (default: where the
+    features are; a GPU makes its 100 subsets quick).
     """
     out: dict[str, float] = {}
     for name in parse_metrics(metrics):
-        if name == "fid":
-            fake = _numpy(fake_features, "fake features")
-            if real_features is not None and max(len(fake), len(real_features)) < fake.shape[1]:
-                out["fid"] = frechet_distance(fake, _numpy(real_features, "real features"))  # fewer samples than D
-            else:
-                real = real_statistics or gaussian_statistics(_numpy(real_features, "real features"))
-                out["fid"] = frechet_distance_from_statistics(*gaussian_statistics(fake), *real)
-        elif name == "is":
-            if fake_logits is None:
+        if name == "is":
+            if fake.logits is None:
                 raise ValueError("the Inception Score needs class logits: use a feature extractor that returns them")
-            out["is_mean"], out["is_std"] = inception_score(fake_logits, splits=isc_splits)
+            out["is_mean"], out["is_std"] = inception_score(fake.logits, splits=isc_splits)
+            continue
+        if real is None:
+            raise ValueError(f"{name.upper()} compares two sets: pass the real features too")
+        if name == "fid":
+            if max(len(fake), len(real)) < fake.features.shape[1]:  # fewer samples than dimensions
+                out["fid"] = frechet_distance(fake.features.double().numpy(), real.features.double().numpy())
+            else:
+                out["fid"] = frechet_distance_from_statistics(*fake.statistics, *real.statistics)
         else:
-            if fake_features is None or real_features is None:
-                raise ValueError("KID needs the features of both sets")
             out["kid_mean"], out["kid_std"] = kernel_inception_distance(
-                fake_features.to(device or fake_features.device),
-                real_features.to(device or real_features.device),
+                fake.features.to(device or fake.features.device),
+                real.features.to(device or real.features.device),
                 subsets=kid_subsets,
                 subset_size=kid_subset_size,
             )
     return out
-
-
-def _numpy(features: Tensor | None, what: str) -> np.ndarray:
-    if features is None:
-        raise ValueError(f"FID needs the {what}")
-    return features.detach().cpu().double().numpy()
