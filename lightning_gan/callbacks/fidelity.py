@@ -118,8 +118,8 @@ class FidelityMetrics(L.Callback):
         if not hasattr(pl_module, "generate"):
             raise TypeError(f"FidelityMetrics needs a GANModule (a generate method); got {type(pl_module).__name__}")
         if self._extractor is None:
-            net = FeatureExtractor(self.feature_extractor) if self.feature_extractor is not None else None
-            self._extractor = net if net is not None else InceptionV3(self.weights)
+            user = self.feature_extractor
+            self._extractor = InceptionV3(self.weights) if user is None else FeatureExtractor(user)
         self._extractor.to(pl_module.device)
         dataset = self._real_dataset(trainer)
         if "kid" in self.metrics and len(dataset) < self.kid_subset_size:
@@ -164,7 +164,10 @@ class FidelityMetrics(L.Callback):
         device = pl_module.device
         if self._real is None:
             dataset = self._real_dataset(trainer)
-            description = {**describe_real(trainer.datamodule, dataset), "extractor": self._fingerprint()}
+            description = {
+                **describe_real(trainer.datamodule, dataset),
+                "extractor": extractor_fingerprint(self._extractor),
+            }
             workers = (
                 self.num_workers if self.num_workers is not None else getattr(trainer.datamodule, "num_workers", 0)
             )
@@ -216,10 +219,6 @@ class FidelityMetrics(L.Callback):
         # for ModelCheckpoint(monitor=...), EarlyStopping and the progress bar
         trainer.callback_metrics.update({key: torch.tensor(value) for key, value in logged.items()})
         return logged
-
-    def _fingerprint(self) -> str:
-        assert self._extractor is not None
-        return extractor_fingerprint(self._extractor)
 
     # ---------------------------------------------------------------- resume
     def state_dict(self) -> dict[str, Any]:
