@@ -141,7 +141,16 @@ def test_missing_weights_file_and_bad_folders_are_named(tmp_path):
         ImageFolder(tmp_path / "empty")
 
 
+def test_the_weights_file_can_come_from_the_environment(sets, monkeypatch):
+    monkeypatch.setenv("LIGHTNING_GAN_INCEPTION_WEIGHTS", str(sets["weights"]))
+    assert InceptionV3().weights_name == InceptionV3(sets["weights"]).weights_name
+    monkeypatch.setenv("LIGHTNING_GAN_INCEPTION_WEIGHTS", str(sets["root"] / "elsewhere.pth"))
+    with pytest.raises(FileNotFoundError, match="elsewhere.pth"):
+        InceptionV3()
+
+
 def test_download_failure_says_how_to_pass_a_local_file(monkeypatch):
+    monkeypatch.delenv("LIGHTNING_GAN_INCEPTION_WEIGHTS", raising=False)
     import torch_fidelity.feature_extractor_inceptionv3 as tf_inception
 
     def offline(*args, **kwargs):

@@ -39,7 +39,9 @@ class InceptionV3(_AlwaysEval):
 
     Args:
         weights: a local weights file in torch-fidelity's format (the file at :data:`INCEPTION_URL`),
-            for machines without network. ``None`` downloads it once into torch's hub cache.
+            for machines without network. ``None``: the file named by the environment variable
+            ``LIGHTNING_GAN_INCEPTION_WEIGHTS`` when it is set (handy for recipes on an offline
+            cluster), else downloaded once into torch's hub cache.
     """
 
     def __init__(self, weights: str | os.PathLike[str] | None = None) -> None:
@@ -47,6 +49,7 @@ class InceptionV3(_AlwaysEval):
         from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
         features = ["2048", "logits_unbiased"]
+        weights = weights if weights is not None else os.environ.get("LIGHTNING_GAN_INCEPTION_WEIGHTS") or None
         if weights is not None:
             path = Path(weights).expanduser()
             if not path.is_file():
@@ -60,7 +63,7 @@ class InceptionV3(_AlwaysEval):
                 raise RuntimeError(
                     f"could not download the InceptionV3 weights from {INCEPTION_URL} ({type(err).__name__}: {err}). "
                     "On a machine without network, copy that file over and pass it as weights=FILE "
-                    "(--weights FILE on the command line)."
+                    "(--weights FILE on the command line), or set LIGHTNING_GAN_INCEPTION_WEIGHTS=FILE."
                 ) from err
             self.weights_name = Path(INCEPTION_URL).name
         self.eval()
