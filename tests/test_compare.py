@@ -13,6 +13,8 @@ from lightning_gan.runs import Run
 
 from .tiny_runs import csv_logger, offline_wandb, run_digits
 
+pytestmark = pytest.mark.xdist_group("tiny_runs_compare")  # one worker runs the module: its module fixtures run once
+
 
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory):

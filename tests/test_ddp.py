@@ -14,6 +14,8 @@ import torch
 from .ddp import worker
 from .helpers import trainer
 
+pytestmark = pytest.mark.xdist_group("ddp")  # one worker runs the module: its module fixtures run once
+
 TORCHRUN = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or "torchrun"
 RECIPES = Path(__file__).parents[1] / "recipes"
 

@@ -24,6 +24,8 @@ from lightning_gan.metrics.features import generator_features
 from lightning_gan.nets import DCGANDiscriminator, DCGANGenerator
 from tests.helpers import trainer
 
+pytestmark = pytest.mark.xdist_group("fidelity_run")  # one worker runs the module: its module fixtures run once
+
 NUM_SAMPLES = 60
 OPTIONS = {"num_samples": NUM_SAMPLES, "batch_size": 32, "kid_subsets": 5, "kid_subset_size": 20, "progress": False}
 

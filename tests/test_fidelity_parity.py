@@ -21,6 +21,8 @@ from lightning_gan.metrics.features import Features, ImageFolder, RealFeatureCac
 from lightning_gan.metrics.fidelity import fidelity_metrics
 from lightning_gan.metrics.inception import InceptionV3, extractor_fingerprint
 
+pytestmark = pytest.mark.xdist_group("inception")  # one worker runs the module: its module fixtures run once
+
 COUNT = 12  # images per set (InceptionV3 runs at about 2 images/s on one CPU thread)
 KID_SUBSET = 10
 

@@ -11,6 +11,8 @@ from lightning_gan.runs import find_runs, read_csv_run, read_run, read_wandb_rec
 
 from .tiny_runs import FID_EVERY, GRID_EVERY, LOG_EVERY, MAX_STEPS, csv_logger, offline_wandb, run_digits
 
+pytestmark = pytest.mark.xdist_group("tiny_runs")  # one worker runs the module: its module fixtures run once
+
 # Lightning logs the losses of generator iteration i (1-based) at step i - 1, every LOG_EVERY iterations;
 # callbacks log what they draw after iteration i at trainer.global_step = i.
 LOSS_STEPS = [i - 1 for i in range(1, MAX_STEPS + 1) if i % LOG_EVERY == 0]  # [1, 3, 5]
