@@ -1,9 +1,10 @@
 """Feature extraction for FID/IS/KID: from a generator, a data set or a folder, on one process or many.
 
 Work is laid out in global batches of ``batch_size`` (batch ``j`` goes to rank ``j % world``) and
-gathered back into the global order, so every process count measures exactly the same samples:
-exactly ``num_samples`` generated images in total and every real image once, never the padding
-a distributed sampler adds. Generated batch ``j`` draws its noise from seed ``(seed, j)``.
+gathered back into the global order: exactly ``num_samples`` generated images in total and every
+real image once, never the padding a distributed sampler adds. Generated batch ``j`` draws its noise
+from seed ``(seed, j)``, so any process count measures the same images (while ``num_samples`` is at
+least ``batch_size`` per process; below that the batches shrink so every process gets one).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ __all__ = [
     "RealFeatureCache",
     "dataset_features",
     "default_cache_dir",
+    "describe_real",
     "generator_features",
 ]
 
