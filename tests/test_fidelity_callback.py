@@ -204,3 +204,12 @@ def test_bad_settings_fail_before_training(tmp_path):
     )
     with pytest.raises(ValueError, match="1797 images, fewer than kid_subset_size=1800"):
         trainer(tmp_path, max_steps=2, callbacks=[too_few]).fit(digits_gan(), DigitsDataModule(batch_size=16))
+
+
+def test_evaluating_a_checkpoint_without_a_recorded_data_set_says_to_pass_real_images(tmp_path):
+    images = torch.rand(32, 1, 16, 16) * 2 - 1
+    fit = trainer(tmp_path, max_steps=2, enable_checkpointing=True)
+    fit.fit(digits_gan(), torch.utils.data.DataLoader(images, batch_size=8))  # a plain loader: nothing recorded
+    (checkpoint,) = tmp_path.rglob("*.ckpt")
+    with pytest.raises(ValueError, match="does not record its data set.*--real DIR"):
+        evaluate_checkpoint(checkpoint, 10, "fid", feature_extractor=SmallExtractor(), cache_dir=tmp_path)
