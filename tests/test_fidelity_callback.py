@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 
+import lightning as L
 import pytest
 import torch
 import torch.nn.functional as F
@@ -160,12 +161,25 @@ def test_a_second_run_reads_the_real_features_from_the_cache(run, tmp_path):
     assert extractor.images_seen == 2 + NUM_SAMPLES  # the dry run at fit start and the generated images only
 
 
+class _BestAtTrainStart(L.Callback):
+    """Copies a FidelityMetrics' best values when training starts (after a checkpoint is loaded)."""
+
+    def __init__(self, metrics: FidelityMetrics) -> None:
+        self.metrics, self.best = metrics, None
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.best = dict(self.metrics.best)
+
+
 def test_best_values_survive_a_resume(run, tmp_path):
     extractor = SmallExtractor()
     metrics = FidelityMetrics(every_n_steps=2, feature_extractor=extractor, cache_dir=run["root"] / "cache", **OPTIONS)
     metrics_before = dict(run["metrics"].best)
-    fit = trainer(tmp_path, max_steps=6, callbacks=[metrics], logger=CSVLogger(tmp_path, name="csv", version=0))
+    probe = _BestAtTrainStart(metrics)
+    logger = CSVLogger(tmp_path, name="csv", version=0)
+    fit = trainer(tmp_path, max_steps=6, callbacks=[metrics, probe], logger=logger)
     fit.fit(digits_gan(), DigitsDataModule(batch_size=16), ckpt_path=run["root"] / "ckpt" / "last.ckpt")
+    assert probe.best == metrics_before  # restored from the checkpoint, before any new measurement
     values = logged(tmp_path)
     assert sorted(values["val/fid"]) == [6]
     assert values["val/fid_best"][6] == min(metrics_before["fid"], values["val/fid"][6])

@@ -7,6 +7,8 @@ features are not degenerate. The image sets are small (InceptionV3 at 299 px is 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 
 import numpy as np
@@ -61,8 +63,9 @@ def ours(sets):
     out = sets["root"] / "out" / "metrics.json"
     args = ["--real", str(sets["real"]), "--fake", str(sets["fake"]), "--metrics", "fid,is,kid", "--json", str(out)]
     args += ["--weights", str(sets["weights"]), "--kid-subset-size", str(KID_SUBSET)]
-    printed = evaluate_main([*args, "--cache-dir", str(sets["root"] / "cache"), "--device", "cpu"])
-    return {"json": json.loads(out.read_text()), "printed": printed}
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        returned = evaluate_main([*args, "--cache-dir", str(sets["root"] / "cache"), "--device", "cpu"])
+    return {"json": json.loads(out.read_text()), "returned": returned, "printed": printed.getvalue()}
 
 
 @pytest.mark.slow
@@ -95,10 +98,14 @@ def test_fid_is_and_kid_match_torch_fidelity(sets, ours):
 
 
 @pytest.mark.slow
-def test_the_command_prints_a_table_and_writes_the_asked_for_keys(ours, capsys):
+def test_the_command_prints_a_table_and_writes_the_asked_for_keys(ours):
     assert set(ours["json"]) == {"fid", "is_mean", "is_std", "kid_mean", "kid_std"}
-    table = format_table(ours["json"])
-    assert table.splitlines()[0].split() == ["metric", "value"] and "kid_mean" in table
+    assert ours["json"] == pytest.approx(ours["returned"])
+    lines = ours["printed"].splitlines()
+    assert lines[0].split() == ["metric", "value"]
+    printed = {line.split()[0]: float(line.split()[1]) for line in lines[2:]}
+    assert printed == pytest.approx(ours["json"], rel=1e-5)  # six significant digits
+    assert ours["printed"].strip() == format_table(ours["json"])
 
 
 @pytest.mark.slow

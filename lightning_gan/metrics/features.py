@@ -96,7 +96,7 @@ def _run(
             if lg is not None:
                 logits.append(lg.float())
             bar.update(len(images) * world)
-    local_f = torch.cat(features) if features else torch.empty(0, device=device)
+    local_f = torch.cat(features)  # every rank has at least one batch (see _batches)
     local_l = torch.cat(logits) if logits else None
     out_f = _gather_in_order(local_f, batches, rank, world)
     out_l = None if local_l is None else _gather_in_order(local_l, batches, rank, world)
