@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import inspect
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -24,6 +25,13 @@ from lightning_gan.nets._recordable import build_network, import_class, network_
 from lightning_gan.regularizers import gradient_penalty, r1_penalty
 
 __all__ = ["GANModule"]
+
+try:  # what a failed compilation raises at the first call (torch wraps backend errors in these)
+    from torch._dynamo.exc import TorchDynamoException as _DynamoError
+
+    _COMPILE_ERRORS: tuple[type[BaseException], ...] = (_DynamoError,)
+except ImportError:  # pragma: no cover - torch without dynamo
+    _COMPILE_ERRORS = ()
 
 # One training_step per generator iteration pulls its k real batches from `dataloader_iter` on
 # purpose (see training_step); Lightning's generic caution about that signature is noise here.
@@ -104,7 +112,18 @@ class GANModule(L.LightningModule):
         nonfinite: what a NaN or infinite loss does: ``"error"`` stops the run with an error naming
             the iteration and the network (before that network's update); ``"skip"`` skips that
             update, counts it (logged as ``train/skipped_d_steps`` / ``train/skipped_g_steps``) and
-            goes on; a skipped generator update does not count as a generator iteration.
+            goes on; a skipped generator update does not count as a generator iteration. With an
+            optimizer that can skip an update on the device (torch's ``fused=True`` Adam, AdamW,
+            SGD), the check costs no host synchronization: the update is skipped on the device and
+            the host reads the tally every ``log_every_n_steps`` iterations and at the end of the
+            fit (an ``"error"`` is raised then, naming the first such iteration; a skipped generator
+            update then still counts as an iteration).
+        channels_last: keep 4-d image networks and real batches in the channels-last memory
+            format (faster convolutions on recent GPUs; part of the fast path, docs/performance.md).
+        compile: ``True`` (or a dict of ``torch.compile`` options) runs the generator and the
+            discriminator through ``torch.compile`` in the training steps; where compilation fails
+            the networks run eagerly, with a warning. Gradient penalties always run eagerly (compiled
+            graphs do not support double backward).
     """
 
     CHECKPOINT_CLASS_KEY = "lightning_gan_class"  # which (sub)class wrote a checkpoint
@@ -133,6 +152,8 @@ class GANModule(L.LightningModule):
         g_clip_norm: float | None = None,
         d_clip_norm: float | None = None,
         nonfinite: str = "error",
+        channels_last: bool = False,
+        compile: bool | Mapping[str, Any] = False,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
@@ -150,6 +171,13 @@ class GANModule(L.LightningModule):
         _check(isinstance(r1_interval, int) and r1_interval >= 1, f"r1_interval={r1_interval!r}: expected an int >= 1")
         for name, value in (("g_clip_norm", g_clip_norm), ("d_clip_norm", d_clip_norm)):
             _check(value is None or value > 0, f"{name}={value!r}: expected None or a positive number")
+        _check(isinstance(channels_last, bool), f"channels_last={channels_last!r}: expected True or False")
+        _check(
+            isinstance(compile, (bool, Mapping)),
+            f"compile={compile!r}: expected True, False or a dict of torch.compile options",
+        )
+        if isinstance(compile, Mapping):
+            _check_compile_options(compile)
 
         self.generator = _resolve_network(generator, "generator")
         self.discriminator = _resolve_network(discriminator, "discriminator")
@@ -175,6 +203,12 @@ class GANModule(L.LightningModule):
         self.clip_norms = {"generator": g_clip_norm, "discriminator": d_clip_norm}
         self.nonfinite = nonfinite
         self.skipped_steps = {"discriminator": 0, "generator": 0}  # updates skipped for a non-finite loss
+        self._unread_nonfinite = _DeviceTally()  # skipped on the device, not yet read by the host
+        self.channels_last = channels_last
+        self.compile_options: dict[str, Any] | None = (
+            dict(compile) if isinstance(compile, Mapping) else ({} if compile else None)
+        )
+        self._compiled: dict[str, Callable[..., Tensor]] = {}  # the training steps' networks, set up at the first
         self._optimizer_factories = {
             "generator": _build_callable(g_optimizer or DEFAULT_OPTIMIZER, "g_optimizer"),
             "discriminator": _build_callable(d_optimizer or DEFAULT_OPTIMIZER, "d_optimizer"),
@@ -208,6 +242,7 @@ class GANModule(L.LightningModule):
                 self.hparams[key] = _callable_spec(value)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self._read_device_tally()  # the skip counts below are then complete
         checkpoint[self.CHECKPOINT_CLASS_KEY] = f"{type(self).__module__}.{type(self).__qualname__}"
         checkpoint["lightning_gan_skipped_steps"] = dict(self.skipped_steps)
         if self._trainer is not None and self.trainer.training:
@@ -253,9 +288,14 @@ class GANModule(L.LightningModule):
     def _generate_with(self, net: nn.Module, z: Tensor, labels: Tensor | None) -> Tensor:
         return net(z) if self.num_classes == 0 else net(z, labels)
 
-    def _discriminate(self, x: Tensor, labels: Tensor | None) -> Tensor:
-        out = self.discriminator(x) if self.num_classes == 0 else self.discriminator(x, labels)
+    def _discriminate(self, x: Tensor, labels: Tensor | None, net: Callable[..., Tensor] | None = None) -> Tensor:
+        net = self.discriminator if net is None else net
+        out = net(x) if self.num_classes == 0 else net(x, labels)
         return out.reshape(x.shape[0]) if out.dim() == 2 and out.shape[1] == 1 else out
+
+    def _training_network(self, role: str) -> Callable[..., Tensor]:
+        """The network the training steps call: compiled when ``compile`` is on."""
+        return self._compiled.get(role) or getattr(self, role)
 
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         """``G(z)`` with the training generator."""
@@ -322,6 +362,12 @@ class GANModule(L.LightningModule):
         if max_norm is not None:
             self.clip_gradients(optimizer, gradient_clip_val=max_norm, gradient_clip_algorithm="norm")
 
+    def setup(self, stage: str) -> None:
+        if self.channels_last:
+            for net in (self.generator, self.discriminator, self.generator_ema):
+                if net is not None:
+                    net.to(memory_format=torch.channels_last)  # 4-d weights only; the rest is unchanged
+
     def on_train_start(self) -> None:
         batches = self.trainer.num_training_batches  # per process, per epoch
         if batches < self.d_steps:
@@ -338,6 +384,11 @@ class GANModule(L.LightningModule):
         g_opt, d_opt = self.optimizers()
         if self._parallel is None:
             self._parallel = _DataParallel.setup(self.trainer)
+            if self.compile_options is not None:
+                self._compiled = {
+                    role: _CompiledNetwork(getattr(self, role), role, self.compile_options)
+                    for role in ("generator", "discriminator")
+                }
         resuming = self._rng_to_restore is not None
         if resuming:  # continue the noise stream where the checkpointed run left it
             _restore_rng_state(self._rng_to_restore, self.trainer.global_rank, self.device)
@@ -362,6 +413,7 @@ class GANModule(L.LightningModule):
         for scheduler in self._schedulers():
             scheduler.step()
         if self._should_log():
+            self._read_device_tally()
             if self.nonfinite == "skip":
                 logs["train/skipped_d_steps"] = float(self.skipped_steps["discriminator"])
                 logs["train/skipped_g_steps"] = float(self.skipped_steps["generator"])
@@ -386,7 +438,10 @@ class GANModule(L.LightningModule):
         batch = self.trainer.precision_plugin.convert_input(batch)
         batch = self.on_before_batch_transfer(batch, 0)
         batch = self.trainer.strategy.batch_to_device(batch, dataloader_idx=0)
-        return self._split_batch(batch)
+        real, labels = self._split_batch(batch)
+        if self.channels_last and real.dim() == 4:
+            real = real.contiguous(memory_format=torch.channels_last)
+        return real, labels
 
     def _split_batch(self, batch: Any) -> tuple[Tensor, Tensor | None]:
         """A batch is real samples, or a tuple/list of (samples, labels, ...)."""
@@ -464,9 +519,10 @@ class GANModule(L.LightningModule):
         batch_size = real.shape[0]
         fake_labels = self.sample_labels(batch_size) if self.num_classes else None
         with torch.no_grad():
-            fake = self._generate_with(self.generator, self.sample_latent(batch_size), fake_labels)
-        real_logits = self._discriminate(real, labels)  # real first: see DataStandardizer
-        fake_logits = self._discriminate(fake, fake_labels)
+            fake = self._generate_with(self._training_network("generator"), self.sample_latent(batch_size), fake_labels)
+        discriminator = self._training_network("discriminator")
+        real_logits = self._discriminate(real, labels, discriminator)  # real first: see DataStandardizer
+        fake_logits = self._discriminate(fake, fake_labels, discriminator)
         loss = self.discriminator_loss(real_logits, fake_logits)
         logs = {
             "train/d_loss": loss.detach(),
@@ -474,6 +530,7 @@ class GANModule(L.LightningModule):
             "train/D(G(z))": torch.sigmoid(fake_logits.detach()).mean(),
         }
         total = loss
+        # the penalties differentiate twice, which compiled graphs cannot: they use the eager network
         if self.gp_weight > 0:
             gp = gradient_penalty(lambda x: self._discriminate(x, labels), real, fake)
             total = total + self.gp_weight * gp
@@ -482,49 +539,85 @@ class GANModule(L.LightningModule):
             r1 = r1_penalty(lambda x: self._discriminate(x, labels), real)
             total = total + 0.5 * self.r1_gamma * self.r1_interval * r1  # lazy: scale by the interval
             logs["train/r1"] = r1.detach()
-        if not self._finite(total, "discriminator"):
-            return logs
-        optimizer.zero_grad(set_to_none=True)
-        self.manual_backward(total)
-        self._average_gradients(optimizer)
         # Step through the strategy rather than the LightningOptimizer: the precision plugin still
         # scales and unscales, but global_step counts only generator steps.
-        self.trainer.strategy.optimizer_step(optimizer, closure=_no_closure)
+        self._update(
+            total, "discriminator", optimizer, lambda: self.trainer.strategy.optimizer_step(optimizer, _no_closure)
+        )
         return logs
 
     def _generator_step(self, batch_size: int, optimizer: Any) -> dict[str, Tensor]:
         labels = self.sample_labels(batch_size) if self.num_classes else None
         z = self.sample_latent(batch_size)
-        self.discriminator.requires_grad_(False)  # no discriminator weight gradients in this phase
-        try:
-            fake_logits = self._discriminate(self._generate_with(self.generator, z, labels), labels)
-            loss = self.generator_loss(fake_logits)
-            if not self._finite(loss, "generator"):
-                return {"train/g_loss": loss.detach()}
-            optimizer.zero_grad(set_to_none=True)
-            self.manual_backward(loss)
-        finally:
-            self.discriminator.requires_grad_(True)
-        self._average_gradients(optimizer)
-        optimizer.step()
+        fake = self._generate_with(self._training_network("generator"), z, labels)
+        loss = self.generator_loss(self._discriminate(fake, labels, self._training_network("discriminator")))
+        # Gradients for the generator's parameters only (no discriminator weight gradients are
+        # computed), without toggling requires_grad, which would invalidate compiled graphs.
+        inputs = [p for p in self.generator.parameters() if p.requires_grad]
+        self._update(loss, "generator", optimizer, optimizer.step, inputs=inputs)
         return {"train/g_loss": loss.detach()}
 
-    def _finite(self, loss: Tensor, role: str) -> bool:
-        """Whether ``loss`` is finite on every rank; otherwise raise or count a skip, as ``nonfinite`` says.
+    def _update(
+        self, loss: Tensor, role: str, optimizer: Any, step: Callable[[], Any], inputs: list[Tensor] | None = None
+    ) -> None:
+        """Backpropagate ``loss`` and run ``step`` (``optimizer``'s step), unless the loss is
+        non-finite on some rank (then as ``nonfinite`` says).
 
-        One host sync per optimizer step (all ranks agree, so none waits in an all-reduce alone).
+        With an optimizer that skips an update on the device when told of a non-finite value (the
+        ``found_inf`` protocol of torch's fused optimizers, as GradScaler uses it), nothing waits
+        for the device here; otherwise the host reads the loss's finiteness first (one sync).
         """
         assert self._parallel is not None
-        if self._parallel.all_true(torch.isfinite(loss.detach())):
-            return True
+        torch_optimizer = getattr(optimizer, "optimizer", optimizer)  # a LightningOptimizer wraps it
+        skips_on_device = getattr(torch_optimizer, "_step_supports_amp_scaling", False) and not _grad_scaler(
+            self.trainer
+        )
+        nonfinite = self._parallel.any_rank(~torch.isfinite(loss.detach()))
+        if not skips_on_device and bool(nonfinite):
+            self._nonfinite_found(role, loss, self.global_step)
+            return
+        optimizer.zero_grad(set_to_none=True)
+        self.manual_backward(loss, **({} if inputs is None else {"inputs": inputs}))
+        self._average_gradients(torch_optimizer)
+        if not skips_on_device:
+            step()
+            return
+        self._unread_nonfinite.add(role, nonfinite, loss, self.global_step)
+        torch_optimizer.found_inf = nonfinite.float()  # read by the fused kernel: no update when nonzero
+        try:
+            step()
+        finally:
+            del torch_optimizer.found_inf
+
+    def _nonfinite_found(
+        self, role: str, loss: Tensor | float, iteration: int, count: int = 1, *, read_at: int | None = None
+    ) -> None:
+        """A non-finite ``role`` loss at generator ``iteration``: raise, or count ``count`` skipped updates.
+
+        ``read_at``: how many generator iterations had run when the host read it, when the device
+        skipped the update.
+        """
         if self.nonfinite == "error":
+            stopped = (
+                f"stopped before the {role}'s update"
+                if read_at is None
+                else f"that update and any later non-finite one were skipped on the device, and the run stopped "
+                f"when the host next read the tally, after {read_at} generator iterations"
+            )
             raise FloatingPointError(
-                f"the {role} loss is {loss.item()} at generator iteration {self.global_step} (on some rank); "
-                f"stopped before the {role}'s update. Lower the learning rate, add a gradient penalty or "
+                f"the {role} loss is {float(loss)} at generator iteration {iteration} (on some rank); "
+                f"{stopped}. Lower the learning rate, add a gradient penalty or "
                 f"clipping ({role[0]}_clip_norm), or pass nonfinite='skip' to skip such updates and count them"
             )
-        self.skipped_steps[role] += 1
-        return False
+        self.skipped_steps[role] += count
+
+    def _read_device_tally(self) -> None:
+        """Act on the non-finite losses whose updates were skipped on the device (one host sync)."""
+        for role, (count, iteration, value) in self._unread_nonfinite.read().items():
+            self._nonfinite_found(role, value, iteration, count, read_at=self.global_step)
+
+    def on_train_end(self) -> None:
+        self._read_device_tally()
 
     def _average_gradients(self, optimizer: Any) -> None:
         if self._parallel is not None:
@@ -583,11 +676,11 @@ class _DataParallel:
         torch.manual_seed((torch.initial_seed() + trainer.global_rank) % 2**63)  # different noise per rank
         return _DataParallel(trainer, ddp_module)
 
-    def all_true(self, flag: Tensor) -> bool:
-        """``flag`` (a boolean scalar) on every rank: one all-reduce and one host sync."""
+    def any_rank(self, flag: Tensor) -> Tensor:
+        """``flag`` (a boolean scalar) on some rank, as a tensor on the device: one all-reduce, no host sync."""
         flag = flag.to(torch.int32)
-        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MIN)
-        return bool(flag)
+        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+        return flag.bool()
 
     def begin_iteration(self) -> None:
         """Switch DDP's own gradient synchronization off for this iteration."""
@@ -660,11 +753,90 @@ class _SingleProcess(_DataParallel):
     def begin_iteration(self) -> None:
         pass
 
-    def all_true(self, flag: Tensor) -> bool:
-        return bool(flag)
+    def any_rank(self, flag: Tensor) -> Tensor:
+        return flag
 
     def broadcast_buffers(self, modules: tuple[nn.Module, ...]) -> None:
         pass
+
+
+class _DeviceTally:
+    """Non-finite losses per network, kept on the device: count, first iteration, first value."""
+
+    def __init__(self) -> None:
+        self._tallies: dict[str, tuple[Tensor, Tensor, Tensor]] = {}
+
+    def add(self, role: str, nonfinite: Tensor, loss: Tensor, iteration: int) -> None:
+        """Count ``nonfinite`` (a boolean scalar tensor) for ``role``; no host sync."""
+        if role not in self._tallies:
+            zero = torch.zeros((), dtype=torch.int64, device=loss.device)
+            self._tallies[role] = (zero, zero.clone(), torch.zeros((), dtype=torch.float32, device=loss.device))
+        count, first_iteration, first_value = self._tallies[role]
+        first = nonfinite & (count == 0)
+        first_iteration.copy_(torch.where(first, iteration, first_iteration))
+        first_value.copy_(torch.where(first, loss.detach().float(), first_value))
+        count.add_(nonfinite)
+
+    def read(self) -> dict[str, tuple[int, int, float]]:
+        """``{role: (count, first iteration, first value)}`` for the networks with a count, then reset."""
+        found = {}
+        for role, (count, first_iteration, first_value) in self._tallies.items():
+            if int(count):
+                found[role] = (int(count), int(first_iteration), float(first_value))
+        self._tallies.clear()
+        return found
+
+
+class _CompiledNetwork:
+    """``torch.compile(network)``, or the network itself where compiling fails (with one warning)."""
+
+    def __init__(self, network: nn.Module, role: str, options: Mapping[str, Any]) -> None:
+        self.network, self.role = network, role
+        self.compiled: Callable[..., Tensor] | None = None
+        try:
+            self.compiled = torch.compile(network, **options)
+        except Exception as err:  # noqa: BLE001 - unsupported platform or Python, unknown option or backend
+            self._fall_back(err)
+
+    def _fall_back(self, err: BaseException) -> None:
+        cause = getattr(err, "inner_exception", None) or err  # a backend's own error, wrapped by dynamo
+        message = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+        warnings.warn(
+            f"torch.compile could not compile the {self.role} ({type(cause).__name__}: {message}); "
+            "it runs eagerly. compile=False silences this warning",
+            stacklevel=3,
+        )
+        self.compiled = None
+
+    def __call__(self, *args: Tensor) -> Tensor:
+        if self.compiled is not None:
+            try:
+                return self.compiled(*args)
+            except _COMPILE_ERRORS as err:  # e.g. no C++ compiler for the inductor backend
+                self._fall_back(err)
+        return self.network(*args)
+
+
+def _check_compile_options(options: Mapping[str, Any]) -> None:
+    """Reject a typo in ``compile``'s options before any compute (torch.compile checks them lazily)."""
+    import torch._dynamo
+    import torch._inductor
+
+    known = [name for name in inspect.signature(torch.compile).parameters if name != "model"]
+    for name in options:
+        _check(name in known, f"compile option {name!r}: expected one of {known}")
+    mode, backend = options.get("mode"), options.get("backend")
+    if mode is not None:
+        modes = list(torch._inductor.list_mode_options())
+        _check(mode in modes, f"compile mode {mode!r}: expected one of {modes}")
+    if isinstance(backend, str):
+        backends = torch._dynamo.list_backends(exclude_tags=())
+        _check(backend in backends, f"compile backend {backend!r}: expected one of {backends}")
+
+
+def _grad_scaler(trainer: L.Trainer) -> Any:
+    """The precision plugin's GradScaler (16-mixed), which does its own non-finite skipping."""
+    return getattr(trainer.precision_plugin, "scaler", None)
 
 
 def _no_closure() -> None:

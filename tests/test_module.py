@@ -1,5 +1,7 @@
 import csv as csv_module
 import math
+import os
+import sys
 from functools import partial
 
 import pytest
@@ -424,3 +426,73 @@ def test_a_checkpoint_of_another_model_class_is_a_clear_error(tmp_path):
         GANModule.load_from_checkpoint(path)
     with pytest.raises(ValueError, match=r"written by .*_OtherGAN"):  # resuming into the wrong class, too
         trainer(tmp_path, max_steps=2).fit(tiny_gan(), loader(torch.randn(64, 2)), ckpt_path=path)
+
+
+fused_adam = partial(torch.optim.Adam, lr=1e-3, betas=(0.5, 0.999), fused=True)
+
+
+@pytest.mark.parametrize("role", ["discriminator", "generator"])
+def test_with_a_fused_optimizer_a_nan_update_is_skipped_on_the_device_and_the_run_then_stops(role, tmp_path):
+    gan = _nan_gan(role, g_optimizer=fused_adam, d_optimizer=fused_adam)
+    with pytest.raises(FloatingPointError) as raised:
+        trainer(tmp_path, max_steps=8, log_every_n_steps=3).fit(gan, loader(torch.randn(128, 2)))
+    message = str(raised.value)
+    assert f"the {role} loss is nan at generator iteration 3" in message
+    # read at the second logging iteration (iterations 2, 5, 8 log), once it had run
+    assert "skipped on the device" in message and "after 6 generator iterations" in message
+    assert all(torch.isfinite(p).all() for p in gan.parameters())
+
+
+@pytest.mark.parametrize("role", ["discriminator", "generator"])
+def test_with_a_fused_optimizer_skip_counts_the_update_skipped_on_the_device(role, tmp_path):
+    gan = _nan_gan(role, nonfinite="skip", g_optimizer=fused_adam, d_optimizer=fused_adam)
+    csv = CSVLogger(tmp_path, name="csv", version=0)
+    fit = trainer(tmp_path, max_steps=6, logger=csv, log_every_n_steps=1)
+    fit.fit(gan, loader(torch.randn(128, 2)))
+    assert all(torch.isfinite(p).all() for p in gan.parameters())
+    assert gan.skipped_steps == {"discriminator": int(role == "discriminator"), "generator": int(role == "generator")}
+    assert fit.global_step == 6  # on the device a skipped generator update still counts as an iteration
+    rows = list(csv_module.DictReader((tmp_path / "csv" / "version_0" / "metrics.csv").read_text().splitlines()))
+    key = "train/skipped_d_steps" if role == "discriminator" else "train/skipped_g_steps"
+    assert float(rows[-1][key]) == 1.0
+
+
+class _CountsHostReads(GANModule):
+    """Counts the reads of a tensor's value by Python (the host syncs of a GPU run) in training_step."""
+
+    READS = ("__bool__", "__float__", "__int__", "__index__", "item", "tolist")
+
+    def __init__(self, *args, monkeypatch, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.reads, self.counting = 0, False
+        for name in self.READS:
+            original = getattr(torch.Tensor, name)
+            monkeypatch.setattr(torch.Tensor, name, self._counted(original))
+
+    def _counted(self, original):
+        def read(tensor, *args, **kwargs):
+            # torch's non-fused optimizers read their step counts, which they keep on the CPU on purpose
+            in_torch_optim = f"torch{os.sep}optim{os.sep}" in sys._getframe(1).f_code.co_filename
+            self.reads += self.counting and not in_torch_optim
+            return original(tensor, *args, **kwargs)
+
+        return read
+
+    def training_step(self, dataloader_iter):
+        self.counting = self._inputs_checked and not self._should_log()  # the first step checks inputs
+        try:
+            return super().training_step(dataloader_iter)
+        finally:
+            self.counting = False
+
+
+@pytest.mark.parametrize(("optimizer", "reads_per_iteration"), [(fused_adam, 0), (partial(torch.optim.Adam), 2)])
+def test_the_step_reads_no_tensor_on_the_host_with_a_fused_optimizer(optimizer, reads_per_iteration, monkeypatch):
+    torch.manual_seed(0)
+    gan = _CountsHostReads(
+        MLPGenerator(2, 2, hidden_dim=16), MLPDiscriminator(2, hidden_dim=16), latent_dim=2, ema_decay=0.9,
+        g_optimizer=optimizer, d_optimizer=optimizer, monkeypatch=monkeypatch,
+    )  # fmt: skip
+    trainer(max_steps=12, log_every_n_steps=5).fit(gan, loader(torch.randn(256, 2)))
+    counted_iterations = 12 - 1 - 2  # not the first (input check), not the two logging ones
+    assert gan.reads == reads_per_iteration * counted_iterations  # plain Adam: the NaN check, once per update
