@@ -25,6 +25,21 @@ def test_every_recipe_parses_and_builds(recipe, tmp_path):
     assert any(type(c).__name__ == "ModelCheckpoint" and c.save_last for c in cli.trainer.callbacks)
 
 
+FAST = Path(__file__).parents[1] / "recipes" / "overlays" / "fast.yaml"
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
+def test_the_fast_overlay_switches_the_fast_path_on_over_every_recipe(recipe, tmp_path):
+    plain = run_cli(["--config", str(recipe), "--trainer.default_root_dir", str(tmp_path)], run=False)
+    cli = run_cli(
+        ["--config", str(recipe), "--config", str(FAST), "--trainer.default_root_dir", str(tmp_path)], run=False
+    )
+    assert cli.model.channels_last and cli.model.compile_options == {}
+    for optimizer, fast_optimizer in zip(plain.model.configure_optimizers()[0], cli.model.configure_optimizers()[0]):
+        assert fast_optimizer.defaults == {**optimizer.defaults, "fused": True}  # the recipe's settings, fused
+    assert cli.trainer.max_steps == plain.trainer.max_steps
+
+
 def test_checkpointing_can_be_switched_off(tmp_path):
     cli = run_cli(
         [

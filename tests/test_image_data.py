@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pickle
 import urllib.error
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -258,6 +259,32 @@ def test_loader_defaults(tmp_path, monkeypatch):
     )  # shuffled, resumable and loader.batch_size == 4
 
 
+def test_a_set_held_on_the_device_makes_its_batches_on_the_trainer_s_device(tmp_path):
+    write_cifar10(tmp_path, num_per_batch=4)
+    dm = CIFAR10DataModule(tmp_path, batch_size=4, on_device=True, pin_memory=True)
+    dm.setup()
+    # a device other than the CPU without a GPU: "meta" tensors have shapes and dtypes, no data
+    dm.trainer = SimpleNamespace(strategy=SimpleNamespace(root_device=torch.device("meta")))
+    loader = dm.train_dataloader()
+    images, labels = next(iter(loader))
+    assert images.device.type == labels.device.type == "meta" and not loader.pin_memory
+    assert images.shape == (4, 3, 32, 32) and images.dtype == torch.float32  # uint8 converted on the device
+    assert dm.images.device.type == "cpu"  # the module's own copy stays put (the metrics read it)
+
+
+def test_training_on_a_set_held_on_the_device_is_the_same_run(tmp_path):
+    write_cifar10(tmp_path / "data", num_per_batch=8)
+    weights = []
+    for on_device in (False, True):
+        dm = CIFAR10DataModule(tmp_path / "data", batch_size=8, on_device=on_device)
+        torch.manual_seed(0)
+        gan = GANModule(DCGANGenerator(8, dm.dims, width=8), DCGANDiscriminator(dm.dims, width=8), latent_dim=8)
+        torch.manual_seed(1)
+        trainer(tmp_path, max_steps=4).fit(gan, datamodule=dm)
+        weights.append(gan.state_dict())
+    assert all(torch.equal(weights[0][key], weights[1][key]) for key in weights[0])
+
+
 def test_a_set_smaller_than_one_batch_is_an_error(tmp_path):
     write_mnist(tmp_path, num=10)
     with pytest.raises(ValueError, match=r"10 images in .*fewer than batch_size=64"):
@@ -277,6 +304,12 @@ def test_a_set_smaller_than_one_batch_is_an_error(tmp_path):
         (lambda r: ImageFolderDataModule(r, size=0), ValueError, r"ImageFolderDataModule: size=0"),
         (lambda r: ImageFolderDataModule(None), TypeError, r"root=None; expected a folder path"),
         (lambda r: MNISTDataModule(42), TypeError, r"MNISTDataModule: root=42; expected a folder path"),
+        (
+            lambda r: CIFAR10DataModule(r, on_device=True, num_workers=2),
+            ValueError,
+            r"on_device=True with num_workers=2",
+        ),
+        (lambda r: MNISTDataModule(r, on_device="yes"), TypeError, r"on_device='yes'; expected True or False"),
     ],
 )
 def test_bad_arguments_name_the_value(tmp_path, make, error, match):

@@ -61,7 +61,7 @@ class _InMemory(Dataset):
         return len(self.images)
 
     def __getitems__(self, indices: Sequence[int]) -> Tensor | tuple[Tensor, Tensor]:
-        index = torch.as_tensor(indices, dtype=torch.long)
+        index = torch.as_tensor(indices, dtype=torch.long, device=self.images.device)
         images = self.images[index]
         if images.dtype == torch.uint8:
             images = images.float().div_(127.5).sub_(1.0)
@@ -190,6 +190,7 @@ class _ImageDataModule(RecordsInit, L.LightningDataModule):
         channels: int,
         num_classes: int | None,
         min_size: int = 1,
+        on_device: bool = False,
     ) -> None:
         super().__init__()
         self._check_int("size", size, min_size)
@@ -200,6 +201,14 @@ class _ImageDataModule(RecordsInit, L.LightningDataModule):
             raise TypeError(
                 f"{self._name}: pin_memory={pin_memory!r}; expected True, False or None (pin when CUDA is available)"
             )
+        if not isinstance(on_device, bool):
+            raise TypeError(f"{self._name}: on_device={on_device!r}; expected True or False")
+        if on_device and num_workers:
+            raise ValueError(
+                f"{self._name}: on_device=True with num_workers={num_workers}; a set held on the device is "
+                "indexed in the training process: expected num_workers=0"
+            )
+        self.on_device = on_device
         self.size, self.batch_size = size, batch_size
         self.num_workers = min(8, os.cpu_count() or 1) if num_workers is None else num_workers
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
@@ -233,17 +242,30 @@ class _ImageDataModule(RecordsInit, L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         if self.train_dataset is None:
             raise RuntimeError(f"{self._name}: call setup() before train_dataloader()")
-        in_memory = isinstance(self.train_dataset, _InMemory)
+        dataset = self.train_dataset
+        in_memory = isinstance(dataset, _InMemory)
+        pin_memory = self.pin_memory
+        if self.on_device and in_memory:
+            dataset = self._on_training_device(dataset)  # type: ignore[arg-type]
+            pin_memory = pin_memory and dataset.images.device.type == "cpu"  # batches are made on the device
         return ResumableDataLoader(  # shuffled as shuffle=True shuffles, and resumable mid-epoch
-            self.train_dataset,
+            dataset,
             batch_size=self.batch_size,
             sampler=ResumableRandomSampler(self.train_dataset),  # type: ignore[arg-type]
             drop_last=True,
             collate_fn=_as_is if in_memory else None,
             num_workers=self.num_workers,
-            pin_memory=self.pin_memory,
+            pin_memory=pin_memory,
             persistent_workers=self.num_workers > 0,
         )
+
+    def _on_training_device(self, dataset: _InMemory) -> _InMemory:
+        """``dataset`` on the device the trainer trains on (as stored: uint8 sets convert per batch there)."""
+        device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
+        if dataset.images.device == device:
+            return dataset
+        labels = None if dataset.labels is None else dataset.labels.to(device)
+        return _InMemory(dataset.images.to(device), labels)
 
 
 class DigitsDataModule(_ImageDataModule):
@@ -256,9 +278,11 @@ class DigitsDataModule(_ImageDataModule):
         size: side of the resized images (bicubic upsampling gave sharper samples than bilinear).
         batch_size: images per batch.
         num_workers: data loader worker processes (the whole set is one small tensor: 0 is fastest).
+        on_device: hold the whole set on the training device (a GPU) and index batches there: no
+            loader copies per batch. Needs ``num_workers=0``.
     """
 
-    def __init__(self, size: int = 16, batch_size: int = 64, num_workers: int = 0) -> None:
+    def __init__(self, size: int = 16, batch_size: int = 64, num_workers: int = 0, on_device: bool = False) -> None:
         super().__init__(
             size=size,
             batch_size=batch_size,
@@ -267,6 +291,7 @@ class DigitsDataModule(_ImageDataModule):
             channels=1,
             num_classes=10,
             min_size=8,
+            on_device=on_device,
         )
         self.images: Tensor | None = None
         self.labels: Tensor | None = None
@@ -376,6 +401,8 @@ class MNISTDataModule(_DownloadableDataModule):
         num_workers: data loader worker processes (the set is one uint8 tensor: 0 is fastest).
         pin_memory: pin batches for faster GPU copies; ``None``: when CUDA is available.
         download: let ``prepare_data`` download missing files.
+        on_device: hold the whole set on the training device (a GPU) and index batches there: no
+            loader copies per batch. Needs ``num_workers=0``.
     """
 
     title = "MNIST"
@@ -393,6 +420,7 @@ class MNISTDataModule(_DownloadableDataModule):
         num_workers: int = 0,
         pin_memory: bool | None = None,
         download: bool = True,
+        on_device: bool = False,
     ) -> None:
         super().__init__(
             root,
@@ -403,6 +431,7 @@ class MNISTDataModule(_DownloadableDataModule):
             pin_memory=pin_memory,
             channels=1,
             num_classes=10,
+            on_device=on_device,
         )
         self.images: Tensor | None = None
         self.labels: Tensor | None = None
@@ -466,6 +495,8 @@ class CIFAR10DataModule(_DownloadableDataModule):
         num_workers: data loader worker processes (the set is one uint8 tensor: 0 is fastest).
         pin_memory: pin batches for faster GPU copies; ``None``: when CUDA is available.
         download: let ``prepare_data`` download missing files.
+        on_device: hold the whole set on the training device (a GPU) and index batches there: no
+            loader copies per batch. Needs ``num_workers=0``.
     """
 
     title = "CIFAR-10"
@@ -481,6 +512,7 @@ class CIFAR10DataModule(_DownloadableDataModule):
         num_workers: int = 0,
         pin_memory: bool | None = None,
         download: bool = True,
+        on_device: bool = False,
     ) -> None:
         super().__init__(
             root,
@@ -491,6 +523,7 @@ class CIFAR10DataModule(_DownloadableDataModule):
             pin_memory=pin_memory,
             channels=3,
             num_classes=10,
+            on_device=on_device,
         )
         self.images: Tensor | None = None
         self.labels: Tensor | None = None
