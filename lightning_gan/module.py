@@ -793,17 +793,25 @@ class _CompiledNetwork:
     def __init__(self, network: nn.Module, role: str, options: Mapping[str, Any]) -> None:
         self.network, self.role = network, role
         self.compiled: Callable[..., Tensor] | None = None
+        if _has_spectral_norm(network):
+            # Its power iteration updates u and v in place at every forward; a compiled backward
+            # saves them uncloned, so the D step's two forwards (real, fake) before one backward
+            # fail with "modified by an inplace operation" (torch 2.14).
+            self._fall_back("spectral norm's in-place power iteration breaks compiled backward passes")
+            return
         try:
             self.compiled = torch.compile(network, **options)
         except Exception as err:  # noqa: BLE001 - unsupported platform or Python, unknown option or backend
             self._fall_back(err)
 
-    def _fall_back(self, err: BaseException) -> None:
-        cause = getattr(err, "inner_exception", None) or err  # a backend's own error, wrapped by dynamo
-        message = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+    def _fall_back(self, err: BaseException | str) -> None:
+        if isinstance(err, BaseException):
+            cause = getattr(err, "inner_exception", None) or err  # a backend's own error, wrapped by dynamo
+            first_line = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+            err = f"{type(cause).__name__}: {first_line}"
         warnings.warn(
-            f"torch.compile could not compile the {self.role} ({type(cause).__name__}: {message}); "
-            "it runs eagerly. compile=False silences this warning",
+            f"torch.compile could not compile the {self.role} ({err}); it runs eagerly. "
+            "compile=False silences this warning",
             stacklevel=3,
         )
         self.compiled = None
@@ -815,6 +823,19 @@ class _CompiledNetwork:
             except _COMPILE_ERRORS as err:  # e.g. no C++ compiler for the inductor backend
                 self._fall_back(err)
         return self.network(*args)
+
+
+def _has_spectral_norm(network: nn.Module) -> bool:
+    """Whether ``network`` uses spectral norm (torch's parametrization or its older hook)."""
+    from torch.nn.utils.spectral_norm import SpectralNorm
+
+    for module in network.modules():
+        parametrizations = getattr(module, "parametrizations", {})
+        if any(type(p).__name__ == "_SpectralNorm" for plist in parametrizations.values() for p in plist):
+            return True
+        if any(isinstance(hook, SpectralNorm) for hook in module._forward_pre_hooks.values()):
+            return True
+    return False
 
 
 def _check_compile_options(options: Mapping[str, Any]) -> None:

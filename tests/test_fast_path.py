@@ -145,3 +145,19 @@ def test_compile_falls_back_to_the_eager_networks_with_one_warning_each():
 def test_a_typo_in_the_compile_options_fails_at_construction(compile_option, message):
     with pytest.raises(ValueError, match=message):
         tiny_gan(compile=compile_option)
+
+
+def test_a_spectral_norm_network_is_not_compiled_and_says_why():
+    from lightning_gan.nets import ResNetDiscriminator, ResNetGenerator
+
+    shape = (3, 32, 32)
+    torch.manual_seed(0)
+    gan = GANModule(
+        ResNetGenerator(8, shape, width=8), ResNetDiscriminator(shape, width=8), latent_dim=8,
+        compile={"backend": "eager"},  # dynamo without code generation: the decision, not the compiler, is tested
+    )  # fmt: skip
+    with pytest.warns(UserWarning, match="could not compile the discriminator \\(spectral norm") as record:
+        trainer(max_steps=2).fit(gan, loader(torch.rand(16, *shape) * 2 - 1))
+    assert gan._compiled["generator"].compiled is not None  # batch norm only: compiled
+    assert gan._compiled["discriminator"].compiled is None
+    assert not [w for w in record if "could not compile the generator" in str(w.message)]

@@ -1,0 +1,97 @@
+"""What only a GPU can show: the fused step never waits for the device, the fast path on CUDA
+trains the default path's game, a set held on the device stays there.
+
+CI has no GPU, so these are skipped there (and reported as skipped); a session lent a GPU runs
+them with ``pytest -p no:xdist tests/test_gpu.py`` (see docs/performance.md).
+"""
+
+from functools import partial
+
+import lightning as L
+import pytest
+import torch
+
+from lightning_gan import GANModule
+from lightning_gan.data import CIFAR10DataModule
+from lightning_gan.nets import DCGANDiscriminator, DCGANGenerator
+
+from .fake_data import write_cifar10
+from .helpers import trainer
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+SHAPE = (3, 32, 32)
+fused_adam = partial(torch.optim.Adam, lr=2e-4, betas=(0.5, 0.999), fused=True)
+
+
+def _on_gpu_batches(count: int = 64 * 8, batch_size: int = 64) -> torch.utils.data.DataLoader:
+    data = torch.rand(count, *SHAPE, device="cuda") * 2 - 1
+    return torch.utils.data.DataLoader(
+        range(count), batch_size=batch_size, shuffle=True, drop_last=True,
+        collate_fn=lambda indices: data[torch.as_tensor(indices).cuda(non_blocking=True)],
+    )  # fmt: skip
+
+
+class _FailsOnSync(GANModule):
+    """Raises on any synchronizing CUDA call inside training_step (after the first, and not on logging steps)."""
+
+    def training_step(self, dataloader_iter):
+        checked = self._inputs_checked and not self._should_log()
+        if checked:
+            # the loader's index copy is the loader's, not the step's: fetch the batches first
+            dataloader_iter = iter([next(dataloader_iter) for _ in range(self.d_steps)])
+            torch.cuda.set_sync_debug_mode("error")
+        try:
+            return super().training_step(dataloader_iter)
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+
+
+def test_the_fused_step_never_waits_for_the_gpu(tmp_path):
+    torch.manual_seed(0)
+    gan = _FailsOnSync(
+        DCGANGenerator(64, SHAPE, width=16), DCGANDiscriminator(SHAPE, width=16), latent_dim=64,
+        g_optimizer=fused_adam, d_optimizer=fused_adam, ema_decay=0.999,
+    )  # fmt: skip
+    trainer(tmp_path, max_steps=12, accelerator="cuda", log_every_n_steps=5).fit(gan, _on_gpu_batches())
+    assert gan.global_step == 12
+
+
+def _losses(fast: bool, tmp_path) -> list[tuple[float, float]]:
+    torch.manual_seed(0)
+    optimizer = fused_adam if fast else partial(torch.optim.Adam, lr=2e-4, betas=(0.5, 0.999))
+    options = {"channels_last": True, "compile": True} if fast else {}
+    gan = GANModule(
+        DCGANGenerator(64, SHAPE, width=16), DCGANDiscriminator(SHAPE, width=16), latent_dim=64,
+        g_optimizer=optimizer, d_optimizer=optimizer, **options,
+    )  # fmt: skip
+    losses: list[tuple[float, float]] = []
+
+    class Record(L.Callback):
+        def on_train_batch_end(self, trainer, *args):
+            metrics = trainer.callback_metrics
+            losses.append((float(metrics["train/d_loss"]), float(metrics["train/g_loss"])))
+
+    torch.manual_seed(1)
+    loader = _on_gpu_batches()
+    trainer(tmp_path, max_steps=10, accelerator="cuda", log_every_n_steps=1, callbacks=[Record()]).fit(gan, loader)
+    return losses
+
+
+def test_the_fast_path_on_the_gpu_follows_the_default_loss_curve(tmp_path):
+    default, again, fast = _losses(False, tmp_path), _losses(False, tmp_path), _losses(True, tmp_path)
+
+    def largest_difference(a, b):
+        return max(abs(x - y) for pair_a, pair_b in zip(a, b) for x, y in zip(pair_a, pair_b))
+
+    noise_floor = largest_difference(default, again)  # nondeterministic kernels, TF32
+    assert largest_difference(default, fast) <= max(10 * noise_floor, 1e-3)
+
+
+def test_a_set_held_on_the_gpu_is_indexed_there(tmp_path):
+    write_cifar10(tmp_path / "data", num_per_batch=16)
+    dm = CIFAR10DataModule(tmp_path / "data", batch_size=16, on_device=True)
+    gan = GANModule(DCGANGenerator(8, dm.dims, width=8), DCGANDiscriminator(dm.dims, width=8), latent_dim=8)
+    fit = trainer(tmp_path, max_steps=3, accelerator="cuda")
+    fit.fit(gan, datamodule=dm)
+    assert fit.train_dataloader.dataset.images.device.type == "cuda" and gan.global_step == 3
