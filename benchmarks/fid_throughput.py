@@ -61,7 +61,9 @@ def main() -> None:
     device = "cuda" if cuda else "cpu"
     images = torch.randint(0, 256, (args.num, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     with tempfile.TemporaryDirectory() as folder:
-        weights = args.weights or random_inception_weights(Path(folder) / "inception.pth", images[:8].float() / 127.5 - 1)
+        weights = args.weights or random_inception_weights(
+            Path(folder) / "inception.pth", images[:8].float() / 127.5 - 1
+        )
         net = InceptionV3(weights).to(device)
 
         def ours() -> float:

@@ -1,22 +1,48 @@
-"""Milliseconds per generator iteration: GANModule under a Lightning Trainer vs a hand-written loop.
+"""Milliseconds per generator iteration: GANModule (default and fast path) vs a hand-written loop.
 
-    python benchmarks/step_time.py [--cases toy_mlp dcgan32_b64 ...] [--iterations 60] [--repeats 3]
+    python benchmarks/step_time.py [--cases toy_mlp dcgan32_b64 ...] [--variants hand gan gan_fast]
+                                   [--iterations 60] [--warmup 10] [--repeats 3] [--out results.json]
 
 Same networks, same data (already on the device, whole batches by index), Adam 2e-4 betas
-(0.5, 0.999), the non-saturating loss, one D step per G step, fp32. Runs alternate (hand, GAN,
-hand, GAN, ...) in one process so drifts in machine speed hit both alike; each prints the median
-ms per iteration after a warm-up. One JSON line per case: medians, the ratio GAN / hand (the
-goal: <= 1.10 on the CPU for DCGAN-32, <= 1.5 for the overhead-bound toy MLP, <= 1.05 on a GPU),
-and the peak GPU memory of each when on a GPU. CPU by default; the GPU when one is present.
+(0.5, 0.999), the non-saturating loss, one D step per G step, fp32 (TF32 matmuls on a GPU, as
+torch's default for convolutions). Variants:
+
+- ``hand``: the loop a careful user writes in plain PyTorch (foreach Adam, requires_grad toggled);
+- ``gan``: ``GANModule`` under a Lightning ``Trainer``, default settings;
+- ``gan_fast``: ``GANModule`` with the fast path (``recipes/overlays/fast.yaml``): fused Adam,
+  ``channels_last``, ``compile=True``.
+
+Runs alternate (hand, gan, gan_fast, hand, ...) in one process so drifts in machine speed hit all
+alike; each run's figure is the median ms per iteration after the warm-up (which also absorbs
+compilation), and each variant's figure the median over repeats. Peak memory per run: the CUDA
+allocator's peak on a GPU, the growth of resident memory during the run on the CPU.
+
+One JSON object per case (printed, and all of them written to ``--out``): the medians, the
+ratios to ``hand`` (goals: ``gan`` <= 1.10 on the CPU for DCGAN-32, <= 1.5 for the overhead-bound
+toy MLP, <= 1.05 on a GPU; ``gan_fast`` < 0.6 for DCGAN-32 at batch 128 on an H100), peak memory,
+and a loss-curve check of the fast path against the default path from the same seed over
+``--curve-iterations`` iterations. A GAN amplifies rounding differences (Adam turns the rounding
+noise of near-zero gradients into full-size steps), so two curves that differ only in rounding
+agree to ~1e-6 at first and drift apart by ~1e-2 within ten iterations. The check therefore
+reports: ``curve_start_diff``, the difference of the first D loss (before any update: the
+forward arithmetic alone, ~1e-6); ``curve_window_diff``, the largest difference between the mean D and G
+losses over windows of ten iterations; and ``curve_window_floor``, the same between the default
+path and the default path with only Adam swapped for its fused kernel (the same algorithm, other
+rounding): the fast path trains the same game when its window difference is of the floor's size.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import os
 import statistics
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -35,26 +61,22 @@ from lightning_gan.nets import (
     ResNetGenerator,
 )
 
+IMAGE = (3, 32, 32)
 # name: (networks, sample shape, latent size, batch size)
 CASES: dict[str, tuple[Callable[[], tuple[nn.Module, nn.Module]], tuple[int, ...], int, int]] = {
     "toy_mlp": (lambda: (MLPGenerator(2, 2), MLPDiscriminator(2)), (2,), 2, 256),
-    "dcgan32_b64": (lambda: (DCGANGenerator(128, (3, 32, 32)), DCGANDiscriminator((3, 32, 32))), (3, 32, 32), 128, 64),
-    "dcgan32_b128": (
-        lambda: (DCGANGenerator(128, (3, 32, 32)), DCGANDiscriminator((3, 32, 32))),
-        (3, 32, 32),
-        128,
-        128,
-    ),
-    "resnet32_b64": (
-        lambda: (ResNetGenerator(128, (3, 32, 32)), ResNetDiscriminator((3, 32, 32))),
-        (3, 32, 32),
-        128,
-        64,
-    ),
+    "dcgan32_b64": (lambda: (DCGANGenerator(128, IMAGE), DCGANDiscriminator(IMAGE)), IMAGE, 128, 64),
+    "dcgan32_b128": (lambda: (DCGANGenerator(128, IMAGE), DCGANDiscriminator(IMAGE)), IMAGE, 128, 128),
+    # SNGAN's ResNet for 32 px (spectral norm in D), at the paper's batch size
+    "snresnet32_b64": (lambda: (ResNetGenerator(128, IMAGE), ResNetDiscriminator(IMAGE)), IMAGE, 128, 64),
 }
+VARIANTS = ("hand", "gan", "gan_fast")
+FAST_PATH = {"channels_last": True, "compile": True}  # with fused Adam: recipes/overlays/fast.yaml
 
 
-class _Batches(Dataset):
+class Batches(Dataset):
+    """Whole batches of ``data`` by index, where ``data`` lies (the loader makes no copies)."""
+
     def __init__(self, data: torch.Tensor) -> None:
         self.data = data
 
@@ -65,8 +87,8 @@ class _Batches(Dataset):
         return self.data[indices]
 
 
-def _adam(params: Any) -> torch.optim.Optimizer:
-    return torch.optim.Adam(params, lr=2e-4, betas=(0.5, 0.999))
+def _adam(params: Any, fused: bool = False) -> torch.optim.Optimizer:
+    return torch.optim.Adam(params, lr=2e-4, betas=(0.5, 0.999), fused=fused)
 
 
 def _sync(device: torch.device) -> None:
@@ -74,13 +96,18 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _data(case: str, device: torch.device) -> torch.Tensor:
+    _, shape, _, batch = CASES[case]
+    return torch.randn(batch * 32, *shape, device=device).clamp(-1, 1)
+
+
 def hand_written(case: str, device: torch.device, iterations: int, warmup: int) -> list[float]:
-    """The loop a careful user writes: returns the time of each iteration after the warm-up, in ms."""
-    make, shape, latent, batch = CASES[case]
+    """The loop a careful user writes: the time of each iteration after the warm-up, in ms."""
+    make, _, latent, batch = CASES[case]
     torch.manual_seed(0)
     generator, discriminator = (net.to(device) for net in make())
     g_opt, d_opt = _adam(generator.parameters()), _adam(discriminator.parameters())
-    data = torch.randn(batch * 32, *shape, device=device).clamp(-1, 1)
+    data = _data(case, device)
     times = []
     for step in range(warmup + iterations):
         _sync(device)
@@ -104,7 +131,7 @@ def hand_written(case: str, device: torch.device, iterations: int, warmup: int) 
     return times
 
 
-class _Clock(L.Callback):
+class IterationClock(L.Callback):
     """Time from one iteration's start to the next one's: everything Lightning does per iteration counts."""
 
     def __init__(self, warmup: int) -> None:
@@ -118,57 +145,168 @@ class _Clock(L.Callback):
         self._last = now
 
 
-def gan_module(case: str, device: torch.device, iterations: int, warmup: int) -> list[float]:
-    """GANModule under a Lightning Trainer; the time of each iteration after the warm-up, in ms."""
-    make, shape, latent, batch = CASES[case]
+class _Losses(L.Callback):
+    def __init__(self) -> None:
+        self.losses: list[tuple[float, float]] = []
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
+        metrics = trainer.callback_metrics
+        self.losses.append((float(metrics["train/d_loss"]), float(metrics["train/g_loss"])))
+
+
+def _fit(
+    case: str,
+    device: torch.device,
+    steps: int,
+    fast: bool,
+    callback: L.Callback,
+    fused: bool = False,
+    **trainer_args: Any,
+) -> None:
+    make, _, latent, batch = CASES[case]
     torch.manual_seed(0)
     generator, discriminator = make()
-    gan = GANModule(generator, discriminator, latent_dim=latent, g_optimizer=_adam, d_optimizer=_adam)
-    data = torch.randn(batch * 32, *shape, device=device).clamp(-1, 1)
-    loader = DataLoader(
-        _Batches(data), batch_size=None, sampler=BatchSampler(RandomSampler(data), batch, drop_last=True)
+    adam = functools.partial(_adam, fused=fast or fused)
+    gan = GANModule(
+        generator, discriminator, latent_dim=latent, g_optimizer=adam, d_optimizer=adam, **(FAST_PATH if fast else {})
     )
-    clock = _Clock(warmup)
+    data = _data(case, device)
+    loader = DataLoader(
+        Batches(data), batch_size=None, sampler=BatchSampler(RandomSampler(data), batch, drop_last=True)
+    )
     trainer = L.Trainer(
-        max_steps=warmup + iterations, accelerator=device.type, devices=1, logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, callbacks=[clock], max_epochs=-1,
+        max_steps=steps, accelerator=device.type, devices=1, logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, callbacks=[callback], max_epochs=-1, **trainer_args,
     )  # fmt: skip
     trainer.fit(gan, loader)
+
+
+def gan_module(case: str, device: torch.device, iterations: int, warmup: int, fast: bool = False) -> list[float]:
+    """GANModule under a Lightning Trainer; the time of each iteration after the warm-up, in ms."""
+    clock = IterationClock(warmup)
+    _fit(case, device, warmup + iterations, fast, clock)
     return clock.times
+
+
+def loss_curve(
+    case: str, device: torch.device, iterations: int, fast: bool, fused: bool = False
+) -> list[tuple[float, float]]:
+    """(D loss, G loss) of each of the first ``iterations`` generator iterations from seed 0."""
+    losses = _Losses()
+    _fit(case, device, iterations, fast, losses, fused=fused, log_every_n_steps=1)
+    return losses.losses
+
+
+def _largest_difference(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> float:
+    return max(abs(x - y) for pair_a, pair_b in zip(a, b) for x, y in zip(pair_a, pair_b))
+
+
+def _window_means(losses: list[tuple[float, float]], window: int = 10) -> list[tuple[float, float]]:
+    chunks = [losses[start : start + window] for start in range(0, len(losses) - window + 1, window)]
+    return [(statistics.fmean(d for d, _ in chunk), statistics.fmean(g for _, g in chunk)) for chunk in chunks]
+
+
+def curve_check(case: str, device: torch.device, iterations: int) -> dict[str, Any]:
+    """The fast path's losses against the default path's (see the module docstring)."""
+    default = loss_curve(case, device, iterations, fast=False)
+    fast = loss_curve(case, device, iterations, fast=True)
+    fused_only = loss_curve(case, device, iterations, fast=False, fused=True)
+    return {
+        "curve_iterations": iterations,
+        "curve_start_diff": abs(default[0][0] - fast[0][0]),
+        "curve_window_diff": round(_largest_difference(_window_means(default), _window_means(fast)), 4),
+        "curve_window_floor": round(_largest_difference(_window_means(default), _window_means(fused_only)), 4),
+    }
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@contextmanager
+def peak_memory(device: torch.device) -> Iterator[dict[str, float]]:
+    """Peak memory of the block in MiB: the CUDA allocator's peak, or on the CPU the growth of
+    resident memory (sampled every 2 ms; Linux only, else no figure)."""
+    result: dict[str, float] = {}
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        yield result
+        result["peak_mib"] = torch.cuda.max_memory_allocated(device) / 2**20
+        return
+    if not Path("/proc/self/statm").exists():
+        yield result
+        return
+    start, peak, done = _rss_bytes(), [0], threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.002):
+            peak[0] = max(peak[0], _rss_bytes())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        yield result
+    finally:
+        done.set()
+        sampler.join()
+        result["peak_mib"] = max(0, max(peak[0], _rss_bytes()) - start) / 2**20
+
+
+def run_case(case: str, device: torch.device, args: argparse.Namespace) -> dict[str, Any]:
+    runs: dict[str, list[float]] = {variant: [] for variant in args.variants}
+    peaks: dict[str, list[float]] = {variant: [] for variant in args.variants}
+    for _ in range(args.repeats):
+        for variant in args.variants:
+            with peak_memory(device) as memory:
+                if variant == "hand":
+                    times = hand_written(case, device, args.iterations, args.warmup)
+                else:
+                    times = gan_module(case, device, args.iterations, args.warmup, fast=variant == "gan_fast")
+            runs[variant].append(statistics.median(times))
+            if "peak_mib" in memory:
+                peaks[variant].append(memory["peak_mib"])
+    medians = {variant: statistics.median(values) for variant, values in runs.items()}
+    result: dict[str, Any] = {
+        "case": case,
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu x{torch.get_num_threads()}",
+        "torch": torch.__version__,
+        "iterations": args.iterations,
+        "repeats": args.repeats,
+        **{f"{variant}_ms": round(value, 2) for variant, value in medians.items()},
+        **{f"{variant}_runs_ms": [round(value, 2) for value in values] for variant, values in runs.items()},
+    }
+    if "hand" in medians:
+        for variant in medians.keys() - {"hand"}:
+            result[f"ratio_{variant}_to_hand"] = round(medians[variant] / medians["hand"], 3)
+    for variant, values in peaks.items():
+        if values:
+            result[f"{variant}_peak_mib"] = round(max(values), 1)
+    if args.curve_iterations and "gan_fast" in args.variants:
+        result.update(curve_check(case, device, args.curve_iterations))
+    return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument("--iterations", type=int, default=60)
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--curve-iterations", type=int, default=40, help="0 skips the loss-curve check")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--out", type=Path, default=None, help="also write the results to this JSON file")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    results = []
     for case in args.cases:
-        runs: dict[str, list[float]] = {"hand_ms": [], "gan_ms": []}
-        peaks: dict[str, float] = {}
-        for _ in range(args.repeats):
-            for key, run in (("hand_ms", hand_written), ("gan_ms", gan_module)):
-                if device.type == "cuda":
-                    torch.cuda.reset_peak_memory_stats(device)
-                runs[key].append(statistics.median(run(case, device, args.iterations, args.warmup)))
-                if device.type == "cuda":
-                    peaks[key.replace("_ms", "_peak_mib")] = torch.cuda.max_memory_allocated(device) / 2**20
-        medians = {key: statistics.median(values) for key, values in runs.items()}
-        result = {
-            "case": case,
-            "device": torch.cuda.get_device_name(device)
-            if device.type == "cuda"
-            else f"cpu x{torch.get_num_threads()}",
-            **{key: round(value, 2) for key, value in medians.items()},
-            "ratio_gan_to_hand": round(medians["gan_ms"] / medians["hand_ms"], 3),
-            **{key: round(value, 1) for key, value in peaks.items()},
-        }
-        print(json.dumps(result), flush=True)
+        results.append(run_case(case, device, args))
+        print(json.dumps(results[-1]), flush=True)
+    if args.out is not None:
+        args.out.write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":

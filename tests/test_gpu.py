@@ -57,13 +57,12 @@ def test_the_fused_step_never_waits_for_the_gpu(tmp_path):
     assert gan.global_step == 12
 
 
-def _losses(fast: bool, tmp_path) -> list[tuple[float, float]]:
+def _losses(tmp_path, *, fused: bool = False, **fast) -> list[tuple[float, float]]:
     torch.manual_seed(0)
-    optimizer = fused_adam if fast else partial(torch.optim.Adam, lr=2e-4, betas=(0.5, 0.999))
-    options = {"channels_last": True, "compile": True} if fast else {}
+    optimizer = partial(torch.optim.Adam, lr=2e-4, betas=(0.5, 0.999), fused=fused)
     gan = GANModule(
         DCGANGenerator(64, SHAPE, width=16), DCGANDiscriminator(SHAPE, width=16), latent_dim=64,
-        g_optimizer=optimizer, d_optimizer=optimizer, **options,
+        g_optimizer=optimizer, d_optimizer=optimizer, **fast,
     )  # fmt: skip
     losses: list[tuple[float, float]] = []
 
@@ -74,18 +73,23 @@ def _losses(fast: bool, tmp_path) -> list[tuple[float, float]]:
 
     torch.manual_seed(1)
     loader = _on_gpu_batches()
-    trainer(tmp_path, max_steps=10, accelerator="cuda", log_every_n_steps=1, callbacks=[Record()]).fit(gan, loader)
+    trainer(tmp_path, max_steps=20, accelerator="cuda", log_every_n_steps=1, callbacks=[Record()]).fit(gan, loader)
     return losses
 
 
 def test_the_fast_path_on_the_gpu_follows_the_default_loss_curve(tmp_path):
-    default, again, fast = _losses(False, tmp_path), _losses(False, tmp_path), _losses(True, tmp_path)
+    """As benchmarks/step_time.py compares them: rounding differences grow chaotically in a GAN,
+    so the first loss (before any update) must agree, and the mean losses as closely as those of
+    a run that differs from the default only in rounding (fused Adam alone)."""
+    default = _losses(tmp_path)
+    fused_only = _losses(tmp_path, fused=True)
+    fast = _losses(tmp_path, fused=True, channels_last=True, compile=True)
+    assert fast[0][0] == pytest.approx(default[0][0], abs=1e-2)  # TF32 convolutions round at ~1e-3
 
-    def largest_difference(a, b):
-        return max(abs(x - y) for pair_a, pair_b in zip(a, b) for x, y in zip(pair_a, pair_b))
+    def mean_gap(a, b):
+        return max(abs(sum(x[i] for x in a) - sum(x[i] for x in b)) / len(a) for i in (0, 1))
 
-    noise_floor = largest_difference(default, again)  # nondeterministic kernels, TF32
-    assert largest_difference(default, fast) <= max(10 * noise_floor, 1e-3)
+    assert mean_gap(default, fast) <= max(3 * mean_gap(default, fused_only), 0.05)
 
 
 def test_a_set_held_on_the_gpu_is_indexed_there(tmp_path):
