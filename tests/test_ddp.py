@@ -129,6 +129,15 @@ def test_the_processes_share_each_epoch_of_the_data_without_overlap(ranks):
             assert torch.equal(torch.unique(seen, dim=0), torch.unique(data.train_data, dim=0))
 
 
+@pytest.mark.parametrize("optimizer", ["plain", "fused"])
+def test_a_nan_loss_on_one_rank_skips_that_update_on_every_rank(ranks, optimizer):
+    # plain: the host check's all-reduce; fused: the flag all-reduced on the device, skipped in the kernel
+    runs = [r["nan_skips"][optimizer] for r in ranks]
+    assert [run["skipped"] for run in runs] == [{"discriminator": 1, "generator": 0}] * 2
+    for name in ("discriminator", "generator"):
+        assert torch.isfinite(runs[0][name]).all() and torch.equal(runs[0][name], runs[1][name]), name
+
+
 def test_lightning_gan_fit_under_torchrun(tmp_path):
     torchrun(
         "--no-python", str(Path(sys.executable).with_name("lightning-gan")), "fit",

@@ -8,11 +8,13 @@ Several fits in one launch (starting processes is the slow part):
 3. a DCGAN with ``FidelityMetrics`` over 63 real images (a distributed sampler would pad them to 64)
    and ``FID_SAMPLES`` generated ones: what each rank's metric network saw and what the metric counted;
 4. exact resume with Lightning's distributed sampler, for a toy and an image data module: ``RESUME_TOTAL``
-   iterations straight, and ``RESUME_STOP`` (mid-epoch) then resumed from ``last.ckpt`` to ``RESUME_TOTAL``.
+   iterations straight, and ``RESUME_STOP`` (mid-epoch) then resumed from ``last.ckpt`` to ``RESUME_TOTAL``;
+5. ``nonfinite="skip"`` when only rank 1's loss is NaN, with a plain and with a fused optimizer.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from pathlib import Path
@@ -31,6 +33,7 @@ STEPS = 6
 BATCH = 8  # per process
 FID_SAMPLES = 25  # not a multiple of the process count or of the metric batch
 REAL_IMAGES = 63
+NAN_AT = 3
 RESUME_TOTAL, RESUME_STOP = 8, 4  # 3 iterations per epoch and process: the stop falls inside the second epoch
 
 
@@ -55,6 +58,14 @@ class RecordingGAN(GANModule):
     def sample_latent(self, num_samples: int) -> torch.Tensor:
         self.last_latents = super().sample_latent(num_samples)
         return self.last_latents
+
+
+class RankOneNaNGAN(GANModule):
+    """Rank 1's discriminator loss is NaN at iteration ``NAN_AT``; rank 0's is finite."""
+
+    def discriminator_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+        loss = super().discriminator_loss(real_logits, fake_logits)
+        return loss * float("nan") if self.trainer.global_rank == 1 and self.global_step == NAN_AT else loss
 
 
 def data() -> torch.utils.data.TensorDataset:
@@ -188,6 +199,16 @@ def main(out: Path) -> None:
     trainer(out / "metrics", strategy="ddp", devices=2, max_steps=2, callbacks=[metrics], logger=logger).fit(
         measured, RealImages()
     )
+    nan_skips = {}
+    for fused in (False, True):
+        adam = functools.partial(torch.optim.Adam, lr=1e-3, fused=fused)
+        nan_gan = RankOneNaNGAN(*networks(), latent_dim=2, nonfinite="skip", g_optimizer=adam, d_optimizer=adam)
+        trainer(out / f"nan_{fused}", strategy="ddp", devices=2, use_distributed_sampler=False).fit(nan_gan, shard)
+        nan_skips["fused" if fused else "plain"] = {
+            "skipped": dict(nan_gan.skipped_steps),
+            "discriminator": flat(nan_gan.discriminator),
+            "generator": flat(nan_gan.generator),
+        }
     resume = {
         "grid": resume_runs(out / "grid", grid_resume_setup),
         "digits": resume_runs(out / "digits", digits_resume_setup),
@@ -195,6 +216,7 @@ def main(out: Path) -> None:
     torch.save(
         {
             "resume": resume,
+            "nan_skips": nan_skips,
             "fid_counts": metrics.counts,
             "metrics_csv": (out / "metrics_csv" / "version_0" / "metrics.csv").read_text() if rank == 0 else "",
             "fid_values": metrics.last,
