@@ -16,7 +16,7 @@ from .helpers import loader, tiny_gan, trainer
 ITERATIONS = 10
 BATCH = 16
 SHAPE = (3, 16, 16)  # more than one channel, so the two memory formats differ
-# Per-iteration losses and final weights of the fast path against the default path, same seed:
+# Per-iteration losses and learned functions of the fast path against the default path, same seed:
 # measured differences are ~1e-7 (rounding: fused vs foreach Adam, other convolution kernels,
 # fused compiled graphs); a wrong update (a skipped step, another optimizer) moves them by > 1e-3.
 TOLERANCE = 1e-4
