@@ -123,7 +123,8 @@ class GANModule(L.LightningModule):
         compile: ``True`` (or a dict of ``torch.compile`` options) runs the generator and the
             discriminator through ``torch.compile`` in the training steps; where compilation fails
             the networks run eagerly, with a warning. Gradient penalties always run eagerly (compiled
-            graphs do not support double backward).
+            graphs do not support double backward), and so do networks with spectral norm (their
+            in-place power iteration breaks compiled backward passes; a warning says so).
     """
 
     CHECKPOINT_CLASS_KEY = "lightning_gan_class"  # which (sub)class wrote a checkpoint
@@ -773,8 +774,8 @@ class _DeviceTally:
             self._tallies[role] = (zero, zero.clone(), torch.zeros((), dtype=torch.float32, device=loss.device))
         count, first_iteration, first_value = self._tallies[role]
         first = nonfinite & (count == 0)
-        first_iteration.copy_(torch.where(first, iteration, first_iteration))
-        first_value.copy_(torch.where(first, loss.detach().float(), first_value))
+        first_iteration.masked_fill_(first, iteration)  # in place: no new tensors per update
+        first_value.masked_fill_(first, loss.detach().float())
         count.add_(nonfinite)
 
     def read(self) -> dict[str, tuple[int, int, float]]:

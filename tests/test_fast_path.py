@@ -7,6 +7,7 @@ from functools import partial
 import lightning as L
 import pytest
 import torch
+from torch._dynamo.utils import counters
 
 from lightning_gan import GANModule
 from lightning_gan.nets import DCGANDiscriminator, DCGANGenerator
@@ -22,7 +23,9 @@ SHAPE = (3, 16, 16)  # more than one channel, so the two memory formats differ
 TOLERANCE = 1e-4
 
 
-class _Losses(L.Callback):
+class LossRecorder(L.Callback):
+    """(D loss, G loss) of every iteration (log with log_every_n_steps=1)."""
+
     def __init__(self) -> None:
         self.losses: list[tuple[float, float]] = []
 
@@ -43,7 +46,7 @@ def _train(fused: bool = False, **fast) -> tuple[GANModule, list[tuple[float, fl
     if not fast.get("compile"):  # a hook would be traced into the compiled graph
         gan.discriminator.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
     data = _data()
-    losses = _Losses()
+    losses = LossRecorder()
     L.seed_everything(0)
     trainer(max_steps=ITERATIONS, log_every_n_steps=1, callbacks=[losses]).fit(gan, loader(data, batch_size=BATCH))
     return gan, losses.losses, seen
@@ -101,10 +104,13 @@ def test_fused_adam_and_channels_last_follow_the_default_loss_curve(fast, defaul
 
 @pytest.mark.slow
 def test_compiled_networks_follow_the_default_loss_curve(default_run):
+    counters.clear()
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message="torch.compile could not compile")  # no silent fallback
         run = _train(fused=True, channels_last=True, compile=True)
     _assert_same_game(run, default_run)
+    # the training steps called the compiled networks: dynamo captured graphs of both
+    assert counters["stats"]["unique_graphs"] >= 2
     compiled = run[0]._compiled
     assert set(compiled) == {"generator", "discriminator"}
     assert all(network.compiled is not None for network in compiled.values())  # still compiled at the end

@@ -2,12 +2,11 @@
 trains the default path's game, a set held on the device stays there.
 
 CI has no GPU, so these are skipped there (and reported as skipped); a session lent a GPU runs
-them with ``pytest -p no:xdist tests/test_gpu.py`` (see docs/performance.md).
+them with ``pytest -n 0 tests/test_gpu.py`` (see docs/performance.md).
 """
 
 from functools import partial
 
-import lightning as L
 import pytest
 import torch
 
@@ -17,6 +16,7 @@ from lightning_gan.nets import DCGANDiscriminator, DCGANGenerator
 
 from .fake_data import write_cifar10
 from .helpers import trainer
+from .test_fast_path import LossRecorder
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -64,17 +64,11 @@ def _losses(tmp_path, *, fused: bool = False, **fast) -> list[tuple[float, float
         DCGANGenerator(64, SHAPE, width=16), DCGANDiscriminator(SHAPE, width=16), latent_dim=64,
         g_optimizer=optimizer, d_optimizer=optimizer, **fast,
     )  # fmt: skip
-    losses: list[tuple[float, float]] = []
-
-    class Record(L.Callback):
-        def on_train_batch_end(self, trainer, *args):
-            metrics = trainer.callback_metrics
-            losses.append((float(metrics["train/d_loss"]), float(metrics["train/g_loss"])))
-
+    losses = LossRecorder()
     torch.manual_seed(1)
     loader = _on_gpu_batches()
-    trainer(tmp_path, max_steps=20, accelerator="cuda", log_every_n_steps=1, callbacks=[Record()]).fit(gan, loader)
-    return losses
+    trainer(tmp_path, max_steps=20, accelerator="cuda", log_every_n_steps=1, callbacks=[losses]).fit(gan, loader)
+    return losses.losses
 
 
 def test_the_fast_path_on_the_gpu_follows_the_default_loss_curve(tmp_path):
