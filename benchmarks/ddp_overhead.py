@@ -28,8 +28,9 @@ import torch
 from lightning.pytorch.strategies import DDPStrategy
 
 from lightning_gan import GANModule
-from lightning_gan.module import _DataParallel
+from lightning_gan._parallel import DataParallel
 from lightning_gan.nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
+from lightning_gan.regularizers import R1
 
 
 class _Clock(L.Callback):
@@ -52,17 +53,17 @@ class _Clock(L.Callback):
 @contextmanager
 def _ddp_reducer_does_the_work():
     """GANModule with its own synchronization off: DDP's reducer averages the gradients instead."""
-    saved = _DataParallel.begin_iteration, _DataParallel.average_gradients
-    _DataParallel.begin_iteration = lambda self: None  # type: ignore[method-assign]
-    _DataParallel.average_gradients = lambda self, optimizer: None  # type: ignore[method-assign]
+    saved = DataParallel.begin_iteration, DataParallel.average_gradients
+    DataParallel.begin_iteration = lambda self: None  # type: ignore[method-assign]
+    DataParallel.average_gradients = lambda self, optimizer: None  # type: ignore[method-assign]
     try:
         yield
     finally:
-        _DataParallel.begin_iteration, _DataParallel.average_gradients = saved
+        DataParallel.begin_iteration, DataParallel.average_gradients = saved
 
 
 CASES = {
-    # (networks, data shape, batch per process, d_steps, r1_gamma)
+    # (networks, data shape, batch per process, d_steps, R1 gamma)
     "toy_mlp": (lambda: (MLPGenerator(2, 2), MLPDiscriminator(2)), (2,), 256, 2, 0.3),
     "dcgan32": (
         lambda: (DCGANGenerator(64, (3, 32, 32), width=32), DCGANDiscriminator((3, 32, 32), width=32)),
@@ -79,7 +80,7 @@ def run(case: str, variant: str, iterations: int, warmup: int = 10) -> float:
     torch.manual_seed(0)
     generator, discriminator = make_networks()
     latent_dim = generator.latent_dim
-    gan = GANModule(generator, discriminator, latent_dim=latent_dim, d_steps=d_steps, r1_gamma=r1)
+    gan = GANModule(generator, discriminator, latent_dim=latent_dim, d_steps=d_steps, d_regularizers=[R1(r1)] if r1 else [])
     data = torch.randn(batch * d_steps * (iterations + warmup + 1), *shape).clamp(-1, 1)
     loader = torch.utils.data.DataLoader(data, batch_size=batch, drop_last=True)
     clock = _Clock(warmup)

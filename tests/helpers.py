@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from lightning_gan import GANModule
 from lightning_gan.nets import MLPDiscriminator, MLPGenerator
+from lightning_gan.regularizers import DiscriminatorPhase, Regularizer
 
 
 def tiny_gan(data_dim: int = 2, latent_dim: int = 2, num_classes: int = 0, **kwargs: Any) -> GANModule:
@@ -58,3 +59,16 @@ class _Plain(torch.utils.data.Dataset):
 
 
 adam = partial(torch.optim.Adam, lr=1e-3, betas=(0.5, 0.999))
+
+
+class RealLogitEMA(Regularizer):
+    """A test regularizer with state: ``E[(D(x) - a)^2]``, a the running mean of D's real logits over all ranks."""
+
+    def __init__(self, weight: float = 0.1, interval: int = 1, decay: float = 0.9) -> None:
+        super().__init__(weight, interval)
+        self.decay = decay
+        self.register_buffer("ema", torch.zeros(()))
+
+    def penalty(self, phase: DiscriminatorPhase) -> torch.Tensor:  # type: ignore[override]
+        self.ema.lerp_(self.mean_over_ranks(phase.real_logits.detach().mean()), 1.0 - self.decay)
+        return (phase.real_logits - self.ema).pow(2).mean()

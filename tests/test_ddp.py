@@ -138,6 +138,12 @@ def test_a_nan_loss_on_one_rank_skips_that_update_on_every_rank(ranks, optimizer
         assert torch.isfinite(runs[0][name]).all() and torch.equal(runs[0][name], runs[1][name]), name
 
 
+def test_regularizer_state_is_identical_on_every_rank(ranks):
+    # each rank trains on its own shard, so its own logits differ; the state is their all-reduced running mean
+    assert ranks[0]["own_shard_logit"] != ranks[1]["own_shard_logit"]
+    assert ranks[0]["regularizer_state"] != 0 and torch.equal(ranks[0]["regularizer_state"], ranks[1]["regularizer_state"])
+
+
 def test_lightning_gan_fit_under_torchrun(tmp_path):
     torchrun(
         "--no-python", str(Path(sys.executable).with_name("lightning-gan")), "fit",
@@ -155,8 +161,8 @@ def test_sharding_strategies_are_refused_with_a_clear_error():
 
     from lightning.pytorch.strategies import FSDPStrategy
 
-    from lightning_gan.module import _DataParallel
+    from lightning_gan._parallel import DataParallel
 
     fake_trainer = SimpleNamespace(world_size=2, global_rank=0, strategy=FSDPStrategy())
     with pytest.raises(ValueError, match="one device or with a DDP strategy.*FSDPStrategy on 2 processes"):
-        _DataParallel.setup(fake_trainer)
+        DataParallel.setup(fake_trainer)

@@ -21,6 +21,7 @@ from lightning.pytorch.loggers import CSVLogger
 
 from lightning_gan import GANModule
 from lightning_gan.nets import MLPDiscriminator, MLPGenerator
+from lightning_gan.regularizers import R1
 from tests.helpers import loader, trainer
 
 WARM_UP, STEPS, BOUND_MB = 150, 500, 8.0
@@ -49,7 +50,7 @@ def test_resident_memory_stays_flat_over_hundreds_of_iterations(tmp_path):
         MLPGenerator(2, 2, hidden_dim=128, num_layers=3),
         MLPDiscriminator(2, hidden_dim=128, num_layers=3),
         latent_dim=2,
-        r1_gamma=0.1,
+        d_regularizers=[R1(0.1)],
         ema_decay=0.99,
     )
     fit = trainer(tmp_path, max_steps=STEPS, callbacks=[memory], logger=CSVLogger(tmp_path), log_every_n_steps=10)

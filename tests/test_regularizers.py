@@ -1,6 +1,15 @@
+import re
+from pathlib import Path
+
+import pytest
 import torch
 
-from lightning_gan.regularizers import gradient_penalty, r1_penalty
+from lightning_gan import GANModule
+from lightning_gan.regularizers import R1, DiscriminatorPhase, GradientPenalty, Regularizer, gradient_penalty, r1_penalty
+
+from .helpers import RealLogitEMA, loader, tiny_gan, trainer
+
+GUIDE = Path(__file__).parents[1] / "docs" / "guide.md"
 
 
 def test_gradient_penalty_of_a_linear_critic_is_its_slope_minus_one_squared():
@@ -28,3 +37,91 @@ def test_penalties_train_the_critic_and_run_in_float32_under_autocast():
     torch.testing.assert_close(r1, r1_penalty(critic, real))  # same value as without autocast
     (gp + r1).backward()  # double backward reaches the critic's weights (biases do not move an input gradient)
     assert net[0].weight.grad.abs().sum() > 0 and net[2].weight.grad.abs().sum() > 0
+
+
+def linear_phase(step: int = 0) -> DiscriminatorPhase:
+    """A phase whose discriminator is x @ (3, 4): its input gradient has norm 5 everywhere."""
+    w = torch.tensor([3.0, 4.0])
+    real, fake = torch.randn(16, 2), torch.randn(16, 2)
+    return DiscriminatorPhase(real, None, fake, None, real @ w, fake @ w, lambda x, labels: x @ w, step)
+
+
+def test_r1_and_gradient_penalty_objects_give_the_weighted_penalties_of_the_old_keywords():
+    # before the redesign: r1_gamma / 2 * r1_interval * E||grad||^2 and gp_weight * E[(||grad|| - 1)^2]
+    term, logs = R1(gamma=2.0, interval=4)(linear_phase())
+    assert term.item() == 0.5 * 2.0 * 4 * 25.0 and logs == {"train/r1": torch.tensor(25.0)}
+    term, logs = GradientPenalty(weight=10.0)(linear_phase())
+    assert term.item() == 10.0 * 16.0 and logs == {"train/gradient_penalty": torch.tensor(16.0)}
+
+
+def test_lazy_regularizers_are_due_every_interval_steps_of_their_network():
+    assert [step for step in range(12) if R1(1.0, interval=4).is_due(step)] == [0, 4, 8]
+    assert all(GradientPenalty().is_due(step) for step in range(5))
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: R1(-1.0), r"R1\(gamma=-1.0\): expected a number >= 0"),
+        (lambda: R1(1.0, interval=0), r"R1\(interval=0\): expected an int >= 1"),
+        (lambda: GradientPenalty(weight="10"), r"GradientPenalty\(weight='10'\): expected a number >= 0"),
+    ],
+)
+def test_bad_regularizer_arguments_are_named(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+@pytest.mark.parametrize("old, replacement", [("gp_weight", "GradientPenalty"), ("r1_gamma", "R1"), ("r1_interval", "R1")])
+def test_the_removed_keywords_name_their_replacement(old, replacement):
+    with pytest.raises(TypeError, match=rf"no longer takes '{old}'.*d_regularizers=\[lightning_gan.regularizers.{replacement}"):
+        tiny_gan(**{old: 1.0})
+
+
+def test_a_discriminator_regularizer_list_refuses_other_modules():
+    with pytest.raises(ValueError, match=r"d_regularizers\[0\]=Linear: expected a lightning_gan.regularizers.Regularizer"):
+        tiny_gan(d_regularizers=[torch.nn.Linear(2, 2)])
+
+
+def guide_regularizer() -> type[Regularizer]:
+    """The user-written regularizer of docs/guide.md, run as written there."""
+    (block,) = [b for b in re.findall(r"```python\n(.*?)```", GUIDE.read_text(), re.DOTALL) if "(Regularizer)" in b]
+    assert len(block.strip().splitlines()) < 20
+    namespace: dict = {}
+    exec(compile(block, str(GUIDE), "exec"), namespace)
+    return namespace["FakeGradientPenalty"]
+
+
+def test_the_guides_own_regularizer_runs_at_its_interval_and_its_gradient_reaches_the_discriminator(tmp_path):
+    penalty_class = guide_regularizer()
+    calls = []
+
+    class Counted(penalty_class):
+        def penalty(self, phase):
+            calls.append(phase.step)
+            return super().penalty(phase)
+
+    trainer(tmp_path, max_steps=6).fit(tiny_gan(d_steps=2, d_regularizers=[Counted(0.1, interval=4)]), loader(torch.randn(256, 2)))
+    assert calls == [0, 4, 8]  # D steps 0..11
+
+    gan = tiny_gan(d_regularizers=[penalty_class(1.0)])
+    real, fake = torch.randn(8, 2), gan.generator(torch.randn(8, 2)).detach()
+    logits = gan.discriminator(real).flatten(), gan.discriminator(fake).flatten()
+    phase = DiscriminatorPhase(real, None, fake, None, *logits, gan._discriminate_augmented, 0)
+    term, logs = gan.d_regularizers[0](phase)
+    term.backward()
+    assert term > 0 and set(logs) == {"train/fake_gradient_penalty"}
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in gan.discriminator.parameters() if p.dim() > 1)
+    assert all(p.grad is None for p in gan.generator.parameters())
+
+
+def test_regularizers_are_recorded_and_rebuilt_from_a_checkpoint(tmp_path):
+    gan = tiny_gan(d_regularizers=[R1(0.5, interval=2), RealLogitEMA(decay=0.5)])
+    fit = trainer(tmp_path, max_steps=3, enable_checkpointing=True)
+    fit.fit(gan, loader(torch.randn(64, 2)))
+    path = tmp_path / "gan.ckpt"
+    fit.save_checkpoint(path)
+    loaded = GANModule.load_from_checkpoint(path)
+    assert [type(r).__name__ for r in loaded.d_regularizers] == ["R1", "RealLogitEMA"]
+    assert loaded.d_regularizers[0].gamma == 0.5 and loaded.d_regularizers[0].interval == 2
+    assert torch.equal(loaded.d_regularizers[1].ema, gan.d_regularizers[1].ema) and gan.d_regularizers[1].ema != 0

@@ -9,7 +9,8 @@ Several fits in one launch (starting processes is the slow part):
    and ``FID_SAMPLES`` generated ones: what each rank's metric network saw and what the metric counted;
 4. exact resume with Lightning's distributed sampler, for a toy and an image data module: ``RESUME_TOTAL``
    iterations straight, and ``RESUME_STOP`` (mid-epoch) then resumed from ``last.ckpt`` to ``RESUME_TOTAL``;
-5. ``nonfinite="skip"`` when only rank 1's loss is NaN, with a plain and with a fused optimizer.
+5. ``nonfinite="skip"`` when only rank 1's loss is NaN, with a plain and with a fused optimizer;
+6. regularizer state (a running mean of D's logits) when each rank trains on its own shard of the data.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from lightning_gan import GANModule
 from lightning_gan.callbacks import FidelityMetrics, SampleGrid
 from lightning_gan.data import DigitsDataModule, GridDataModule
 from lightning_gan.nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
+from lightning_gan.regularizers import R1
+from tests.helpers import RealLogitEMA
 
 STEPS = 6
 BATCH = 8  # per process
@@ -108,14 +111,13 @@ class BatchRecordingGAN(GANModule):
         super().__init__(*args, **kwargs)
         self.real_batches: list[torch.Tensor] = []
 
-    def _next_real_batch(self, dataloader_iter):
-        real, labels = super()._next_real_batch(dataloader_iter)
-        self.real_batches.append(real.clone())
-        return real, labels
+    def on_before_batch_transfer(self, batch, dataloader_idx):
+        self.real_batches.append((batch[0] if isinstance(batch, (tuple, list)) else batch).clone())
+        return batch
 
 
 def grid_resume_setup() -> tuple[GANModule, L.LightningDataModule]:
-    gan = BatchRecordingGAN(*networks(), latent_dim=2, d_steps=2, r1_gamma=0.5, ema_decay=0.9)
+    gan = BatchRecordingGAN(*networks(), latent_dim=2, d_steps=2, d_regularizers=[R1(0.5)], ema_decay=0.9)
     return gan, GridDataModule(batch_size=8, num_samples=96)  # 12 batches: 6 per process, 3 iterations
 
 
@@ -156,7 +158,7 @@ def networks(seed: int = 0) -> tuple[MLPGenerator, MLPDiscriminator]:
 
 
 def split_noise_gan() -> SplitNoiseGAN:
-    return SplitNoiseGAN(*networks(), latent_dim=2, r1_gamma=0.5, ema_decay=0.9)
+    return SplitNoiseGAN(*networks(), latent_dim=2, d_regularizers=[R1(0.5)], ema_decay=0.9)
 
 
 def trainer(root: Path, **kwargs) -> L.Trainer:
@@ -209,6 +211,8 @@ def main(out: Path) -> None:
             "discriminator": flat(nan_gan.discriminator),
             "generator": flat(nan_gan.generator),
         }
+    stateful = GANModule(*networks(), latent_dim=2, d_regularizers=[RealLogitEMA()])
+    trainer(out / "stateful", strategy="ddp", devices=2, use_distributed_sampler=False).fit(stateful, shard)
     resume = {
         "grid": resume_runs(out / "grid", grid_resume_setup),
         "digits": resume_runs(out / "digits", digits_resume_setup),
@@ -217,6 +221,8 @@ def main(out: Path) -> None:
         {
             "resume": resume,
             "nan_skips": nan_skips,
+            "regularizer_state": stateful.d_regularizers[0].ema.clone(),
+            "own_shard_logit": stateful.discriminator(next(iter(shard))).mean().detach(),  # differs per rank
             "fid_counts": metrics.counts,
             "metrics_csv": (out / "metrics_csv" / "version_0" / "metrics.csv").read_text() if rank == 0 else "",
             "fid_values": metrics.last,
