@@ -1,0 +1,197 @@
+"""What the image data modules share: argument checks, ``dims``, the training loader, downloads."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from lightning_gan.data._datasets import _as_is, _InMemory
+from lightning_gan.data._resumable import ResumableDataLoader, ResumableRandomSampler
+from lightning_gan.nets._recordable import RecordsInit
+
+
+def _find(folder: Path, name: str) -> Path | None:
+    """``folder/name``, or its gzipped ``name.gz``; ``None`` if neither exists."""
+    for candidate in (folder / name, folder / f"{name}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+class _ImageDataModule(RecordsInit, L.LightningDataModule):
+    """Shared by the image data modules: argument checks, ``dims``, the training loader.
+
+    Subclasses fill ``self.train_dataset`` in ``setup`` (an :class:`_InMemory` or a per-item
+    dataset). The loader shuffles and drops the last partial batch. ``init_spec`` records how the
+    module was built; GAN checkpoints keep it, so ``lightning-gan evaluate CKPT`` finds the data set.
+    """
+
+    def __init__(
+        self,
+        *,
+        size: int,
+        batch_size: int,
+        num_workers: int | None,
+        pin_memory: bool | None,
+        channels: int,
+        num_classes: int | None,
+        min_size: int = 1,
+        on_device: bool = False,
+    ) -> None:
+        super().__init__()
+        self._check_int("size", size, min_size)
+        self._check_int("batch_size", batch_size, 1)
+        if num_workers is not None:
+            self._check_int("num_workers", num_workers, 0)
+        if pin_memory is not None and not isinstance(pin_memory, bool):
+            raise TypeError(
+                f"{self._name}: pin_memory={pin_memory!r}; expected True, False or None (pin when CUDA is available)"
+            )
+        if not isinstance(on_device, bool):
+            raise TypeError(f"{self._name}: on_device={on_device!r}; expected True or False")
+        if on_device and num_workers:
+            raise ValueError(
+                f"{self._name}: on_device=True with num_workers={num_workers}; a set held on the device is "
+                "indexed in the training process: expected num_workers=0"
+            )
+        self.on_device = on_device
+        self.size, self.batch_size = size, batch_size
+        self.num_workers = min(8, os.cpu_count() or 1) if num_workers is None else num_workers
+        self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
+        self.dims = (channels, size, size)
+        self.num_classes = num_classes
+        self.train_dataset: Dataset | None = None
+
+    @property
+    def _name(self) -> str:
+        return type(self).__name__
+
+    def _check_int(self, name: str, value: Any, minimum: int) -> None:
+        if not (isinstance(value, int) and not isinstance(value, bool) and value >= minimum):
+            raise ValueError(f"{self._name}: {name}={value!r}; expected an int >= {minimum}")
+
+    def _check_root(self, root: Any) -> Path:
+        if not isinstance(root, (str, os.PathLike)):
+            raise TypeError(f"{self._name}: root={root!r}; expected a folder path (str or os.PathLike)")
+        return Path(root).expanduser()
+
+    def _use(self, dataset: Dataset, where: Path | str) -> None:
+        """Keep ``dataset`` for the loader, after checking it makes at least one full batch."""
+        count = len(dataset)  # type: ignore[arg-type]
+        if count < self.batch_size:
+            raise ValueError(
+                f"{self._name}: {count} images in {where}, fewer than batch_size={self.batch_size}: "
+                "every batch would be dropped. Lower batch_size or add images."
+            )
+        self.train_dataset = dataset
+
+    def train_dataloader(self) -> DataLoader:
+        if self.train_dataset is None:
+            raise RuntimeError(f"{self._name}: call setup() before train_dataloader()")
+        dataset = self.train_dataset
+        in_memory = isinstance(dataset, _InMemory)
+        pin_memory = self.pin_memory
+        if self.on_device and in_memory:
+            dataset = self._on_training_device(dataset)  # type: ignore[arg-type]
+            pin_memory = pin_memory and dataset.images.device.type == "cpu"  # batches are made on the device
+        return ResumableDataLoader(  # shuffled as shuffle=True shuffles, and resumable mid-epoch
+            dataset,
+            batch_size=self.batch_size,
+            sampler=ResumableRandomSampler(self.train_dataset),  # type: ignore[arg-type]
+            drop_last=True,
+            collate_fn=_as_is if in_memory else None,
+            num_workers=self.num_workers,
+            pin_memory=pin_memory,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def _on_training_device(self, dataset: _InMemory) -> _InMemory:
+        """``dataset`` on the device the trainer trains on (as stored: uint8 sets convert per batch there)."""
+        device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
+        if dataset.images.device == device:
+            return dataset
+        labels = None if dataset.labels is None else dataset.labels.to(device)
+        return _InMemory(dataset.images.to(device), labels)
+
+
+class _DownloadableDataModule(_ImageDataModule):
+    """A data set torchvision can download: ``prepare_data`` downloads, ``setup`` reads.
+
+    Subclasses say where the files go (:meth:`folder`), which are missing (:meth:`_missing`),
+    how torchvision fetches them (:meth:`_download`) and how to place them by hand.
+    """
+
+    title = ""  # the data set's name in messages
+    source = ""  # where the files come from
+    manual = ""  # how to place the files by hand, with {folder}, {root} and {source}
+
+    def __init__(self, root: str | os.PathLike[str], *, download: bool, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.root = self._check_root(root)
+        if not isinstance(download, bool):
+            raise TypeError(f"{self._name}: download={download!r}; expected True or False")
+        self.download = download
+
+    @property
+    def folder(self) -> Path:
+        """The folder that holds (or will hold) the files."""
+        raise NotImplementedError
+
+    @property
+    def expected(self) -> list[str]:
+        """The names of the files (or folders) expected in :attr:`folder`."""
+        raise NotImplementedError
+
+    def _missing(self) -> list[str]:
+        return [name for name in self.expected if _find(self.folder, name) is None]
+
+    def _download(self) -> None:
+        raise NotImplementedError
+
+    def _not_found(self, missing: list[str], cause: BaseException | None = None) -> FileNotFoundError:
+        message = (
+            f"{self._name}: the {self.title} training files are not in {self.folder}: expected "
+            f"{', '.join(self.expected)} there (missing: {', '.join(missing)})."
+        )
+        manual = self.manual.format(folder=self.folder, root=self.root, source=self.source)
+        if cause is not None:
+            message += (
+                f" Downloading them from {self.source} failed ({type(cause).__name__}: {cause}). Fix that (the "
+                f"network connection, usually) and run again, or download them yourself: {manual}"
+            )
+        elif self.download:
+            message += (
+                f" prepare_data() downloads them (from {self.source}) on a machine with network access: run it "
+                f"first (Trainer.fit does), or download them yourself: {manual}"
+            )
+        else:
+            message += (
+                f" Run with download=True (the default) on a machine with network access, which fetches them from "
+                f"{self.source}, or download them yourself: {manual}"
+            )
+        return FileNotFoundError(message)
+
+    def prepare_data(self) -> None:
+        """Download the files with torchvision if they are missing and ``download`` is on."""
+        missing = self._missing()
+        if not missing:
+            return
+        if not self.download:
+            raise self._not_found(missing)
+        try:
+            self._download()
+        except Exception as err:  # URLError, HTTPError, a corrupt download, gdown missing...
+            raise self._not_found(missing, cause=err) from err
+        missing = self._missing()
+        if missing:
+            raise self._not_found(missing)
+
+    def _check_files(self) -> None:
+        missing = self._missing()
+        if missing:
+            raise self._not_found(missing)
