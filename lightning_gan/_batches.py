@@ -9,13 +9,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+import lightning as L
 import torch
+from lightning.pytorch.callbacks import TQDMProgressBar
 from torch import Tensor
 
 if TYPE_CHECKING:
     from lightning_gan.module import GANModule
 
-__all__ = ["next_real_batch", "split_batch"]
+__all__ = ["iteration_progress_bar", "next_real_batch", "split_batch"]
 
 
 def next_real_batch(gan: GANModule, dataloader_iter: Iterator[Any]) -> tuple[Tensor, Tensor | None]:
@@ -51,3 +53,14 @@ def split_batch(batch: Any, num_classes: int) -> tuple[Tensor, Tensor | None]:
             "expected (samples, labels)"
         )
     return real, labels.long()
+
+
+def iteration_progress_bar(trainer: L.Trainer) -> list[L.Callback]:
+    """An :class:`~lightning_gan.callbacks.IterationProgressBar` in place of Lightning's default bar
+    (``configure_callbacks`` replaces callbacks of a parent type); nothing for no bar or another bar."""
+    from lightning_gan.callbacks.progress import IterationProgressBar
+
+    bar = trainer.progress_bar_callback
+    if type(bar) is not TQDMProgressBar:
+        return []
+    return [IterationProgressBar(refresh_rate=bar.refresh_rate, leave=bar._leave)]

@@ -28,7 +28,7 @@ import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
 
-from lightning_gan._batches import next_real_batch
+from lightning_gan._batches import iteration_progress_bar, next_real_batch
 from lightning_gan._checks import (
     check,
     check_arguments,
@@ -295,6 +295,10 @@ class GANModule(L.LightningModule):
 
     def on_train_start(self) -> None:
         check_enough_batches(self.trainer, self.d_steps)
+
+    def configure_callbacks(self) -> list[L.Callback]:
+        """Lightning's default progress bar, if on, becomes one that counts generator iterations."""
+        return iteration_progress_bar(self.trainer)
 
     def _should_log(self) -> bool:
         # Each self.log call costs about a millisecond on the CPU (Lightning moves its metric state

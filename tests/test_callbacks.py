@@ -64,3 +64,41 @@ def test_the_figure_does_not_change_the_run(tmp_path):
 
     watched = train([ToyDistributionFigure(at=(0.0, 0.5, 1.0), num_samples=100)])
     torch.testing.assert_close(watched, train([]), rtol=0, atol=0)
+
+
+class _BarRecorder(L.Callback):
+    """The bar's (n, total) at the end of each epoch."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[int, int]] = []
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        bar = trainer.progress_bar_callback.train_progress_bar
+        self.seen.append((bar.n, bar.total))
+
+
+@pytest.mark.parametrize("d_steps", [1, 3])
+def test_the_progress_bar_counts_generator_iterations_in_every_epoch(tmp_path, d_steps):
+    from lightning_gan.callbacks import IterationProgressBar
+
+    recorder = _BarRecorder()
+    fit = trainer(tmp_path, max_steps=10, enable_progress_bar=True, callbacks=[recorder])
+    fit.fit(tiny_gan(d_steps=d_steps), loader(torch.randn(96, 2), batch_size=4))  # 24 batches per epoch
+    assert type(fit.progress_bar_callback) is IterationProgressBar
+    per_epoch = 24 // d_steps
+    expected = [(per_epoch, per_epoch)] * (10 // per_epoch) + [(10 % per_epoch, 10 % per_epoch)] * (10 % per_epoch > 0)
+    assert recorder.seen == expected  # the last epoch stops at max_steps, and its total says so
+
+
+def test_a_bar_of_the_users_own_or_no_bar_is_left_alone(tmp_path):
+    from lightning.pytorch.callbacks import TQDMProgressBar
+
+    class MyBar(TQDMProgressBar):
+        pass
+
+    fit = trainer(tmp_path, max_steps=2, enable_progress_bar=True, callbacks=[MyBar()])
+    fit.fit(tiny_gan(), loader(torch.randn(32, 2)))
+    assert type(fit.progress_bar_callback) is MyBar
+    fit = trainer(tmp_path, max_steps=2)  # enable_progress_bar=False
+    fit.fit(tiny_gan(), loader(torch.randn(32, 2)))
+    assert fit.progress_bar_callback is None

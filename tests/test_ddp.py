@@ -144,18 +144,6 @@ def test_regularizer_state_is_identical_on_every_rank(ranks):
     assert ranks[0]["regularizer_state"] != 0 and torch.equal(ranks[0]["regularizer_state"], ranks[1]["regularizer_state"])
 
 
-def test_lightning_gan_fit_under_torchrun(tmp_path):
-    torchrun(
-        "--no-python", str(Path(sys.executable).with_name("lightning-gan")), "fit",
-        "--config", str(RECIPES / "gaussian1d.yaml"), "--trainer.default_root_dir", str(tmp_path),
-        "--trainer.strategy", "ddp", "--trainer.devices", "2", "--trainer.max_steps", "5",
-        "--trainer.logger", "false", "--trainer.callbacks", "[]", "--trainer.enable_progress_bar", "false",
-        cwd=tmp_path,
-    )  # fmt: skip
-    checkpoint = torch.load(next(tmp_path.rglob("last.ckpt")), weights_only=True)
-    assert checkpoint["global_step"] == 5
-
-
 def test_sharding_strategies_are_refused_with_a_clear_error():
     from types import SimpleNamespace
 

@@ -93,8 +93,9 @@ class ToyDistributionFigure(L.Callback):
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not self.snapshots or self.snapshots[-1].iteration != trainer.global_step:
             self._take(trainer, pl_module)  # the run stopped early: the last panel shows where it ended
+        path = run_dir(trainer) / self.filename  # on every rank: Trainer.log_dir broadcasts under DDP
         if trainer.is_global_zero:
-            self.path = run_dir(trainer) / self.filename
+            self.path = path
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.draw(trainer.datamodule, self.path)
             log_image(trainer, "toy_distribution", self.path)
