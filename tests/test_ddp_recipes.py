@@ -38,7 +38,7 @@ def test_a_cpu_recipe_as_shipped_runs_under_torchrun_on_two_processes(recipe, tm
         "--trainer.default_root_dir", str(root), "--trainer.devices", "2", "--trainer.strategy", "ddp",
         "--trainer.max_steps", str(STEPS),
     ]  # fmt: skip
-    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(command, check=False, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, f"{recipe} exited {result.returncode}:\n{result.stderr[-6000:]}"
     # the bar counts generator iterations: min(iterations per epoch and process, max_steps)
     assert f" {STEPS}/{STEPS} [" in result.stdout and f" {2 * STEPS}/" not in result.stdout
@@ -48,4 +48,4 @@ def test_a_cpu_recipe_as_shipped_runs_under_torchrun_on_two_processes(recipe, tm
     if yaml.safe_load((RECIPES / f"{recipe}.yaml").read_text())["trainer"].get("callbacks"):
         assert pictures, "the recipe's callbacks wrote no picture"
     assert len({p.name for p in pictures}) == len(pictures), f"a picture written twice: {pictures}"
-    (run,) = (root / "wandb").glob("offline-run-*")  # one W&B run, from rank zero
+    assert len(list((root / "wandb").glob("offline-run-*"))) == 1  # one W&B run, from rank zero
