@@ -15,6 +15,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import WandbLogger as _LightningWandbLogger
 
+from lightning_gan._checks import REMOVED_KEYWORDS, check_removed_keywords
 from lightning_gan.callbacks.save_on_interrupt import SaveOnInterrupt
 from lightning_gan.loggers import log_run_config, wandb_run_tags
 from lightning_gan.module import GANModule
@@ -37,6 +38,9 @@ class GANCLI(LightningCLI):
 
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
         self._command_line = [str(a) for a in args] if isinstance(args, (list, tuple)) else sys.argv[1:]
+        removed = _model_keys(self._command_line) & REMOVED_KEYWORDS.keys()
+        if removed:
+            check_removed_keywords(removed)  # before jsonargparse's "not expected"
         super().parse_arguments(parser, args)
 
     @staticmethod
@@ -80,6 +84,21 @@ class GANCLI(LightningCLI):
         init_args.tags = tags + [tag for tag in wandb_run_tags(_to_dict(config)) if tag not in tags]
 
 
+def _model_keys(command_line: list[str]) -> set[str]:
+    """The model's init_args keys set on the command line or in its ``--config`` files."""
+    keys = {m.group(1) for arg in command_line if (m := _MODEL_OPTION.match(arg))}
+    for index, arg in enumerate(command_line):
+        path = arg.split("=", 1)[1] if arg.startswith("--config=") else None
+        if arg == "--config" and index + 1 < len(command_line):
+            path = command_line[index + 1]
+        if path and Path(path).is_file():
+            model = (yaml.safe_load(Path(path).read_text()) or {}).get("model")
+            if isinstance(model, dict):
+                keys |= set(model.get("init_args", model) or {})
+    return keys
+
+
+_MODEL_OPTION = re.compile(r"^--model\.(?:init_args\.)?(\w+)")
 # --trainer.logger.init_args.project X, --trainer.logger.project=X, ...
 _PROJECT_OPTION = re.compile(r"^--trainer\.logger\.(init_args\.)?project(=|$)")
 
@@ -135,6 +154,10 @@ def main() -> None:
         from lightning_gan.evaluate import evaluate_main
 
         evaluate_main(sys.argv[2:])
+    elif sys.argv[1:2] == ["neighbours"]:
+        from lightning_gan.evaluate import neighbours_main
+
+        neighbours_main(sys.argv[2:])
     elif sys.argv[1:2] == ["compare"]:
         from lightning_gan.compare import compare_main
 

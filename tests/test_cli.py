@@ -142,3 +142,17 @@ def test_the_command_offers_fit_validate_and_test(capsys):
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     assert all(name in out for name in ("fit", "validate", "test")) and "predict" not in out
+
+
+@pytest.mark.parametrize("where", ["command line", "config"])
+def test_an_old_regularizer_keyword_is_refused_naming_its_replacement(where, tmp_path):
+    recipe = Path(__file__).parents[1] / "recipes" / "ring8.yaml"
+    args = ["fit", "--config", str(recipe)]
+    if where == "command line":
+        args += ["--model.init_args.r1_gamma", "0.3"]
+    else:
+        old = tmp_path / "old.yaml"
+        old.write_text("model:\n  init_args:\n    gp_weight: 10.0\n")
+        args += ["--config", str(old)]
+    with pytest.raises(TypeError, match=r"no longer takes '(r1_gamma|gp_weight)'.*lightning_gan.regularizers"):
+        run_cli(args, run=False)

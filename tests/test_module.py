@@ -96,7 +96,9 @@ def test_logged_step_axis_is_the_generator_iteration(tmp_path):
 @pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])  # 16-mixed needs a GPU
 @pytest.mark.parametrize("loss", sorted(LOSSES))
 @pytest.mark.parametrize(
-    "regularizers", [list, lambda: [GradientPenalty(10.0)], lambda: [R1(1.0, interval=2)]], ids=["none", "gp", "lazy_r1"]
+    "regularizers",
+    [list, lambda: [GradientPenalty(10.0)], lambda: [R1(1.0, interval=2)]],
+    ids=["none", "gp", "lazy_r1"],
 )
 def test_every_loss_and_regularizer_trains_without_nan(tmp_path, loss, regularizers, precision):
     module = tiny_gan(loss=loss, d_regularizers=regularizers())  # nonfinite="error": a NaN loss would fail the fit
@@ -489,3 +491,53 @@ def test_the_step_reads_no_tensor_on_the_host_with_a_fused_optimizer(optimizer, 
     trainer(max_steps=12, log_every_n_steps=5).fit(gan, loader(torch.randn(256, 2)))
     counted_iterations = 12 - 1 - 2  # not the first (input check), not the two logging ones
     assert gan.reads == reads_per_iteration * counted_iterations  # plain Adam: the NaN check, once per update
+
+
+class _Shift(nn.Module):
+    """A stand-in augmentation: x + 100, so the discriminator's inputs show whether they went through it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        return x + 100.0
+
+
+class _InputRecordingDiscriminator(MLPDiscriminator):
+    def forward(self, x):
+        self.__dict__.setdefault("inputs", []).append(x.detach().clone())
+        return super().forward(x)
+
+
+def test_the_augmentation_sees_every_discriminator_input_and_regularizers_see_the_images_before_it(tmp_path):
+    seen_by_r1 = []
+
+    class RecordingR1(R1):
+        def penalty(self, phase):
+            seen_by_r1.append(phase.real.detach().clone())
+            return super().penalty(phase)
+
+    data = torch.randn(64, 2)
+    discriminator = _InputRecordingDiscriminator(2, hidden_dim=16, num_layers=2)
+    gan = GANModule(MLPGenerator(2, 2, hidden_dim=16, num_layers=2), discriminator, latent_dim=2, d_steps=2,
+                    augment=_Shift(), d_regularizers=[RecordingR1(1.0, interval=2)])  # fmt: skip
+    trainer(tmp_path, max_steps=3).fit(gan, loader(data))
+    # per iteration: 2 D steps x (real, fake) + the G step's fakes + R1 on every other D step (3 of the 6)
+    assert gan.augment.calls == 3 * (2 * 2 + 1) + 3
+    training_inputs = discriminator.inputs[1:]  # after the input check's dry run on one real batch
+    assert len(training_inputs) == gan.augment.calls and all(x.min() > 50 for x in training_inputs)
+    assert len(seen_by_r1) == 3 and all(x.abs().max() < 50 for x in seen_by_r1)  # un-augmented real batches
+    assert any(torch.equal(seen_by_r1[0], data[i : i + 8]) for i in range(0, 64, 8))
+
+
+def test_the_generator_learns_through_a_differentiable_augmentation(tmp_path):
+    class Scale(nn.Module):  # the generator's gradient passes through it (and is doubled)
+        def forward(self, x):
+            return 2.0 * x
+
+    gan = tiny_gan(augment=Scale())
+    before = [p.detach().clone() for p in gan.generator.parameters()]
+    trainer(tmp_path, max_steps=2).fit(gan, loader(torch.randn(64, 2)))
+    assert all(not torch.equal(a, b) for a, b in zip(before, gan.generator.parameters()))
