@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
+from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from lightning_gan.data._datasets import _as_is, _InMemory
+from lightning_gan.data._datasets import _as_is, _ImageFiles, _InMemory
 from lightning_gan.data._resumable import ResumableDataLoader, ResumableRandomSampler
+from lightning_gan.data._subset import check_subset, subset_count, subset_indices
 from lightning_gan.nets._recordable import RecordsInit
 
 
@@ -26,9 +29,11 @@ def _find(folder: Path, name: str) -> Path | None:
 class _ImageDataModule(RecordsInit, L.LightningDataModule):
     """Shared by the image data modules: argument checks, ``dims``, the training loader.
 
-    Subclasses fill ``self.train_dataset`` in ``setup`` (an :class:`_InMemory` or a per-item
-    dataset). The loader shuffles and drops the last partial batch. ``init_spec`` records how the
-    module was built; GAN checkpoints keep it, so ``lightning-gan evaluate CKPT`` finds the data set.
+    Subclasses read their training split in ``setup`` and hand it to :meth:`_use` (an
+    :class:`_InMemory` or an :class:`_ImageFiles`), which draws the ``subset`` when one is asked
+    for and keeps the result as ``self.train_dataset``. The loader shuffles and drops the last
+    partial batch. ``init_spec`` records how the module was built; GAN checkpoints keep it, so
+    ``lightning-gan evaluate CKPT`` finds the data set.
     """
 
     def __init__(
@@ -42,8 +47,11 @@ class _ImageDataModule(RecordsInit, L.LightningDataModule):
         num_classes: int | None,
         min_size: int = 1,
         on_device: bool = False,
+        subset: int | float | None = None,  # noqa: PYI041 (int first: the CLI reads "100" as a count)
+        subset_seed: int = 0,
     ) -> None:
         super().__init__()
+        check_subset(self._name, subset, subset_seed)
         self._check_int("size", size, min_size)
         self._check_int("batch_size", batch_size, 1)
         if num_workers is not None:
@@ -65,6 +73,8 @@ class _ImageDataModule(RecordsInit, L.LightningDataModule):
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
         self.dims = (channels, size, size)
         self.num_classes = num_classes
+        self.subset, self.subset_seed = subset, subset_seed
+        self.subset_indices: Tensor | None = None  # positions in the full split, sorted, when subset is set
         self.train_dataset: Dataset | None = None
 
     @property
@@ -80,20 +90,33 @@ class _ImageDataModule(RecordsInit, L.LightningDataModule):
             raise TypeError(f"{self._name}: root={root!r}; expected a folder path (str or os.PathLike)")
         return Path(root).expanduser()
 
-    def _use(self, dataset: Dataset, where: Path | str) -> None:
-        """Keep ``dataset`` for the loader, after checking it makes at least one full batch."""
-        count = len(dataset)  # type: ignore[arg-type]
+    def _use(self, dataset: _InMemory | _ImageFiles, where: Path | str) -> None:
+        """Keep ``dataset`` (the whole training split), or its ``subset``, for the loader, after
+        checking it makes at least one full batch."""
+        split_size = len(dataset)
+        indices = None
+        if self.subset is not None:
+            count = subset_count(self._name, self.subset, split_size, str(where))
+            labels = None if dataset.labels is None else torch.as_tensor(dataset.labels, dtype=torch.long)
+            indices = subset_indices(split_size, labels, count, self.subset_seed)
+            dataset = dataset.take(indices)
+        count = len(dataset)
         if count < self.batch_size:
+            what = f"{count} images in {where}"
+            if indices is not None:
+                what = f"subset={self.subset!r} keeps {count} of the {split_size} images in {where}, which is"
             raise ValueError(
-                f"{self._name}: {count} images in {where}, fewer than batch_size={self.batch_size}: "
-                "every batch would be dropped. Lower batch_size or add images."
+                f"{self._name}: {what}, fewer than batch_size={self.batch_size}: every batch would be dropped. "
+                f"Lower batch_size{' or raise subset' if indices is not None else ''} or add images."
             )
+        self.subset_indices = indices
         self.train_dataset = dataset
 
     def train_dataloader(self) -> DataLoader:
         if self.train_dataset is None:
             raise RuntimeError(f"{self._name}: call setup() before train_dataloader()")
         dataset = self.train_dataset
+        self._check_shards(len(dataset))  # type: ignore[arg-type]
         in_memory = isinstance(dataset, _InMemory)
         pin_memory = self.pin_memory
         if self.on_device and in_memory:
@@ -109,6 +132,21 @@ class _ImageDataModule(RecordsInit, L.LightningDataModule):
             pin_memory=pin_memory,
             persistent_workers=self.num_workers > 0,
         )
+
+    def _check_shards(self, count: int) -> None:
+        """Under DDP each process gets ``ceil(count / world_size)`` images: at least one full batch each."""
+        trainer = self.trainer
+        world = int(getattr(trainer, "world_size", 1) or 1) if trainer is not None else 1
+        connector = getattr(trainer, "_accelerator_connector", None)
+        if world == 1 or not getattr(connector, "use_distributed_sampler", True):
+            return
+        per_process = math.ceil(count / world)
+        if per_process < self.batch_size:
+            raise ValueError(
+                f"{self._name}: {count} training images shared by {world} processes is {per_process} per process, "
+                f"fewer than batch_size={self.batch_size} (a per-process batch): every batch would be dropped. "
+                "Lower batch_size, use fewer processes or add images."
+            )
 
     def _on_training_device(self, dataset: _InMemory) -> _InMemory:
         """``dataset`` on the device the trainer trains on (as stored: uint8 sets convert per batch there)."""

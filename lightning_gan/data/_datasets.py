@@ -37,6 +37,10 @@ class _InMemory(Dataset):
     def __len__(self) -> int:
         return len(self.images)
 
+    def take(self, indices: Tensor) -> _InMemory:
+        """The images (and labels) at ``indices``, as a new set."""
+        return _InMemory(self.images[indices], None if self.labels is None else self.labels[indices])
+
     def __getitems__(self, indices: Sequence[int]) -> Tensor | tuple[Tensor, Tensor]:
         index = torch.as_tensor(indices, dtype=torch.long, device=self.images.device)
         images = self.images[index]
@@ -73,11 +77,17 @@ class _ImageFiles(Dataset):
     """Image files decoded per item with PIL: centre square crop, resize, to [-1, 1]."""
 
     def __init__(self, files: list[Path], labels: list[int] | None, size: int, channels: int) -> None:
-        self.files, self.labels, self.size = files, labels, size
+        self.files, self.labels, self.size, self.channels = files, labels, size, channels
         self.mode = "RGB" if channels == 3 else "L"
 
     def __len__(self) -> int:
         return len(self.files)
+
+    def take(self, indices: Tensor) -> _ImageFiles:
+        """The files (and labels) at ``indices``, as a new set."""
+        positions = indices.tolist()
+        labels = None if self.labels is None else [self.labels[i] for i in positions]
+        return _ImageFiles([self.files[i] for i in positions], labels, self.size, self.channels)
 
     def __getitem__(self, index: int) -> Tensor | tuple[Tensor, int]:
         from PIL import Image

@@ -31,6 +31,9 @@ class CelebADataModule(_DownloadableDataModule):
         pin_memory: pin batches for faster GPU copies; ``None``: when CUDA is available.
         download: let ``prepare_data`` download missing files (torchvision fetches them from
             Google Drive, which needs the ``gdown`` package and often hits its quota).
+        subset: train on part of ``split``: an int image count, or a float fraction in (0, 1]
+            (rounded down); ``None``: all of it.
+        subset_seed: seed of the subset's draw (same seed, same images).
     """
 
     title = "CelebA"
@@ -51,6 +54,8 @@ class CelebADataModule(_DownloadableDataModule):
         num_workers: int | None = None,
         pin_memory: bool | None = None,
         download: bool = True,
+        subset: int | float | None = None,  # noqa: PYI041 (int first: the CLI reads "100" as a count)
+        subset_seed: int = 0,
     ) -> None:
         if split not in CELEBA_SPLITS:
             raise ValueError(f"CelebADataModule: split={split!r}; expected one of {list(CELEBA_SPLITS)}")
@@ -63,6 +68,8 @@ class CelebADataModule(_DownloadableDataModule):
             pin_memory=pin_memory,
             channels=3,
             num_classes=0,
+            subset=subset,
+            subset_seed=subset_seed,
         )
         self.split = split
 

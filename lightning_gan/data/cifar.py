@@ -32,6 +32,9 @@ class CIFAR10DataModule(_DownloadableDataModule):
         download: let ``prepare_data`` download missing files.
         on_device: hold the whole set on the training device (a GPU) and index batches there: no
             loader copies per batch. Needs ``num_workers=0``.
+        subset: train on part of the split: an int image count, or a float fraction in (0, 1]
+            (rounded down), the same share of every class; ``None``: all of it.
+        subset_seed: seed of the subset's draw (same seed, same images).
     """
 
     title = "CIFAR-10"
@@ -48,6 +51,8 @@ class CIFAR10DataModule(_DownloadableDataModule):
         pin_memory: bool | None = None,
         download: bool = True,
         on_device: bool = False,
+        subset: int | float | None = None,  # noqa: PYI041 (int first: the CLI reads "100" as a count)
+        subset_seed: int = 0,
     ) -> None:
         super().__init__(
             root,
@@ -59,6 +64,8 @@ class CIFAR10DataModule(_DownloadableDataModule):
             channels=3,
             num_classes=10,
             on_device=on_device,
+            subset=subset,
+            subset_seed=subset_seed,
         )
         self.images: Tensor | None = None
         self.labels: Tensor | None = None
@@ -102,5 +109,5 @@ class CIFAR10DataModule(_DownloadableDataModule):
         all_images, all_labels = torch.cat(images), torch.cat(labels)
         if self.size != 32:
             all_images = _resize_uint8(all_images, self.size)
-        self.images, self.labels = all_images, all_labels
         self._use(_InMemory(all_images, all_labels), self.folder)
+        self.images, self.labels = self.train_dataset.images, self.train_dataset.labels  # type: ignore[union-attr]

@@ -24,9 +24,21 @@ class DigitsDataModule(_ImageDataModule):
         num_workers: data loader worker processes (the whole set is one small tensor: 0 is fastest).
         on_device: hold the whole set on the training device (a GPU) and index batches there: no
             loader copies per batch. Needs ``num_workers=0``.
+        subset: train on part of the split: an int image count, or a float fraction in (0, 1]
+            (rounded down), the same share of every class; ``None``: all of it.
+        subset_seed: seed of the subset's draw (same seed, same images).
     """
 
-    def __init__(self, size: int = 16, batch_size: int = 64, num_workers: int = 0, on_device: bool = False) -> None:
+    def __init__(
+        self,
+        size: int = 16,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        on_device: bool = False,
+        *,
+        subset: int | float | None = None,  # noqa: PYI041 (int first: the CLI reads "100" as a count)
+        subset_seed: int = 0,
+    ) -> None:
         super().__init__(
             size=size,
             batch_size=batch_size,
@@ -36,6 +48,8 @@ class DigitsDataModule(_ImageDataModule):
             num_classes=10,
             min_size=8,
             on_device=on_device,
+            subset=subset,
+            subset_seed=subset_seed,
         )
         self.images: Tensor | None = None
         self.labels: Tensor | None = None
@@ -49,6 +63,6 @@ class DigitsDataModule(_ImageDataModule):
         images = torch.tensor(digits.images, dtype=torch.float32)[:, None] / 16.0  # (N, 1, 8, 8) in [0, 1]
         if self.size != 8:
             images = F.interpolate(images, size=(self.size, self.size), mode="bicubic", align_corners=False)
-        self.images = images.clamp(0, 1) * 2 - 1
-        self.labels = torch.tensor(digits.target, dtype=torch.long)
-        self._use(_InMemory(self.images, self.labels), "scikit-learn's digits")
+        labels = torch.tensor(digits.target, dtype=torch.long)
+        self._use(_InMemory(images.clamp(0, 1) * 2 - 1, labels), "scikit-learn's digits")
+        self.images, self.labels = self.train_dataset.images, self.train_dataset.labels  # type: ignore[union-attr]

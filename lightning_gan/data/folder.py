@@ -46,6 +46,9 @@ class ImageFolderDataModule(_ImageDataModule):
         batch_size: images per batch.
         num_workers: data loader worker processes; ``None``: ``min(8, os.cpu_count())``.
         pin_memory: pin batches for faster GPU copies; ``None``: when CUDA is available.
+        subset: train on part of the folder: an int image count, or a float fraction in (0, 1]
+            (rounded down), the same share of every class folder; ``None``: all of it.
+        subset_seed: seed of the subset's draw (same seed, same images).
     """
 
     def __init__(
@@ -57,6 +60,8 @@ class ImageFolderDataModule(_ImageDataModule):
         batch_size: int = 64,
         num_workers: int | None = None,
         pin_memory: bool | None = None,
+        subset: int | float | None = None,  # noqa: PYI041 (int first: the CLI reads "100" as a count)
+        subset_seed: int = 0,
     ) -> None:
         if not (isinstance(channels, int) and not isinstance(channels, bool) and channels in (1, 3)):
             raise ValueError(f"ImageFolderDataModule: channels={channels!r}; expected 3 (RGB) or 1 (grayscale)")
@@ -67,6 +72,8 @@ class ImageFolderDataModule(_ImageDataModule):
             pin_memory=pin_memory,
             channels=channels,
             num_classes=None,
+            subset=subset,
+            subset_seed=subset_seed,
         )
         self.root = self._check_root(root)
         self.classes: list[str] | None = None

@@ -50,6 +50,9 @@ class MNISTDataModule(_DownloadableDataModule):
         download: let ``prepare_data`` download missing files.
         on_device: hold the whole set on the training device (a GPU) and index batches there: no
             loader copies per batch. Needs ``num_workers=0``.
+        subset: train on part of the split: an int image count, or a float fraction in (0, 1]
+            (rounded down), the same share of every class; ``None``: all of it.
+        subset_seed: seed of the subset's draw (same seed, same images).
     """
 
     title = "MNIST"
@@ -68,6 +71,8 @@ class MNISTDataModule(_DownloadableDataModule):
         pin_memory: bool | None = None,
         download: bool = True,
         on_device: bool = False,
+        subset: int | float | None = None,  # noqa: PYI041 (int first: the CLI reads "100" as a count)
+        subset_seed: int = 0,
     ) -> None:
         super().__init__(
             root,
@@ -79,6 +84,8 @@ class MNISTDataModule(_DownloadableDataModule):
             channels=1,
             num_classes=10,
             on_device=on_device,
+            subset=subset,
+            subset_seed=subset_seed,
         )
         self.images: Tensor | None = None
         self.labels: Tensor | None = None
@@ -107,8 +114,8 @@ class MNISTDataModule(_DownloadableDataModule):
             raise ValueError(f"{self._name}: {len(images)} images but {len(labels)} labels in {self.folder}")
         if self.size != self.native_size:
             images = _resize_uint8(images, self.size)
-        self.images, self.labels = images, labels
         self._use(_InMemory(images, labels), self.folder)
+        self.images, self.labels = self.train_dataset.images, self.train_dataset.labels  # type: ignore[union-attr]
 
 
 class FashionMNISTDataModule(MNISTDataModule):
