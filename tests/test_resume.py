@@ -7,6 +7,7 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from lightning_gan import GANModule
+from lightning_gan.augment import AdaptiveAugment
 from lightning_gan.data import DigitsDataModule, Gaussian1DDataModule
 from lightning_gan.nets import DCGANDiscriminator, DCGANGenerator
 from lightning_gan.regularizers import R1
@@ -39,7 +40,8 @@ def run(make_gan, make_data, tmp_path, max_steps, ckpt_path=None, save=False):
 def assert_same_state(a: GANModule, a_trainer, b: GANModule, b_trainer):
     assert a_trainer.global_step == b_trainer.global_step == TOTAL
     for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
-        assert torch.equal(x, y), name  # weights, EMA weights, batch-norm statistics, data statistics
+        # weights, EMA weights, batch-norm statistics, data statistics, the parts' state (ADA's p, its counts)
+        assert torch.equal(x, y) if isinstance(x, torch.Tensor) else x == y, name
     for opt_a, opt_b in zip(a_trainer.optimizers, b_trainer.optimizers):
         for (key, state_a), state_b in zip(opt_a.state_dict()["state"].items(), opt_b.state_dict()["state"].values()):
             for field in state_a:
@@ -60,8 +62,10 @@ def test_resuming_mid_epoch_continues_exactly_where_the_run_stopped(tmp_path):
 
 def test_resuming_an_image_gan_with_batch_norm_continues_exactly(tmp_path):
     def image_gan():
+        # with adaptive augmentation: its p (moving fast here) and its interval counts resume bitwise
+        ada = AdaptiveAugment(p=0.2, interval=2, speed_kimg=0.5)
         return GANModule(DCGANGenerator(8, (1, 16, 16), width=4), DCGANDiscriminator((1, 16, 16), width=4),
-                         latent_dim=8, ema_decay=0.9)  # fmt: skip
+                         latent_dim=8, ema_decay=0.9, augment=ada)  # fmt: skip
 
     def digits():
         return DigitsDataModule(size=16, batch_size=256)  # 7 batches per epoch
@@ -72,3 +76,5 @@ def test_resuming_an_image_gan_with_batch_norm_continues_exactly(tmp_path):
         image_gan, digits, tmp_path / "second", TOTAL, ckpt_path=tmp_path / "first" / "last.ckpt"
     )
     assert_same_state(straight, straight_trainer, resumed, resumed_trainer)
+    assert resumed.augment.p == straight.augment.p != 0.2  # p moved during the run, and resumed exactly
+    assert straight.augment.p == resumed.augment.p != 0.2  # p moved, and the resumed run holds the same
