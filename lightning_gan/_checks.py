@@ -165,7 +165,7 @@ def check_inputs(gan: GANModule, real: Tensor, labels: Tensor | None) -> None:
                 f"{tuple(real.shape[1:])}; expected the same shape",
             )
             try:
-                logits = gan._discriminate(real, labels)
+                logits = gan._discriminate(real, labels, augmented=False)
             except Exception as err:
                 raise ValueError(
                     f"the discriminator failed on a real batch of shape {tuple(real.shape)}: {err}. "

@@ -40,7 +40,7 @@ from lightning_gan._checks import (
     check_removed_keywords,
 )
 from lightning_gan._compile import CompiledNetwork, compile_networks, compile_options
-from lightning_gan._ema import update_ema
+from lightning_gan._generator import check_truncation, eval_mode, update_ema
 from lightning_gan._nonfinite import NonFiniteGuard
 from lightning_gan._parallel import DataParallel
 from lightning_gan._records import build_callable, resolve_network, resolve_part, resolve_parts, save_records
@@ -216,19 +216,16 @@ class GANModule(L.LightningModule):
     def _generate_with(self, net: nn.Module, z: Tensor, labels: Tensor | None) -> Tensor:
         return net(z) if self.num_classes == 0 else net(z, labels)
 
-    def _discriminate(self, x: Tensor, labels: Tensor | None, net: Callable[..., Tensor] | None = None) -> Tensor:
-        """Logits ``(B,)`` of ``net`` (the eager discriminator by default) on ``x`` as given."""
+    def _discriminate(
+        self, x: Tensor, labels: Tensor | None, net: Callable[..., Tensor] | None = None, *, augmented: bool = True
+    ) -> Tensor:
+        """Logits ``(B,)`` of ``net`` (the eager discriminator by default) on what it sees of ``x``:
+        ``augment(x)`` when ``augment`` is on. With the defaults, the regularizers' handle."""
+        if augmented and self.augment is not None:
+            x = self.augment(x)
         net = self.discriminator if net is None else net
         out = net(x) if self.num_classes == 0 else net(x, labels)
         return out.reshape(x.shape[0]) if out.dim() == 2 and out.shape[1] == 1 else out
-
-    def _augmented(self, x: Tensor) -> Tensor:
-        """What the discriminator sees of ``x``: ``augment(x)``, or ``x`` without augmentation."""
-        return x if self.augment is None else self.augment(x)
-
-    def _discriminate_augmented(self, x: Tensor, labels: Tensor | None) -> Tensor:
-        """The regularizers' handle: the eager discriminator behind the augmentation."""
-        return self._discriminate(self._augmented(x), labels)
 
     def _training_network(self, role: str) -> Callable[..., Tensor]:
         """The network the training steps call: compiled when ``compile`` is on."""
@@ -239,36 +236,36 @@ class GANModule(L.LightningModule):
         return self._generate_with(self.generator, z, labels)
 
     @torch.no_grad()
-    def generate(self, num_samples: int, *, seed: int | None = None, labels: Tensor | None = None) -> Tensor:
+    def generate(
+        self, num_samples: int, *, seed: int | None = None, labels: Tensor | None = None, truncation_psi: float = 1.0
+    ) -> Tensor:
         """Samples in data space, drawn in eval mode without gradients.
 
         Uses the EMA generator when EMA is on. The same ``seed`` gives the same samples. For a
         conditional model, ``labels`` (one class index per sample) picks the classes; without it
-        classes are drawn uniformly.
+        classes are drawn uniformly. ``truncation_psi < 1`` pulls w toward the generator's average,
+        ``w = w_avg + psi * (w - w_avg)`` (the truncation trick), for generators that support it.
         """
         check(isinstance(num_samples, int) and num_samples >= 1, f"num_samples={num_samples!r}: expected an int >= 1")
         if labels is not None:
             labels = check_labels(labels, num_samples, self.num_classes, self.device)
-        devices = cuda_devices(self.device)
-        with torch.random.fork_rng(devices=devices, enabled=seed is not None):
+        with torch.random.fork_rng(devices=cuda_devices(self.device), enabled=seed is not None):
             if seed is not None:
                 torch.manual_seed(seed)
             z = self.sample_latent(num_samples)
             if self.num_classes > 0 and labels is None:
                 labels = self.sample_labels(num_samples)
-        return self.generate_from(z, labels)
+        return self.generate_from(z, labels, truncation_psi=truncation_psi)
 
     @torch.no_grad()
-    def generate_from(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+    def generate_from(self, z: Tensor, labels: Tensor | None = None, *, truncation_psi: float = 1.0) -> Tensor:
         """``G(z)`` for given latents, drawn as :meth:`generate` draws: eval mode, no gradients,
         the EMA generator when EMA is on."""
         net = self.generator_ema if self.generator_ema is not None else self.generator
-        was_training = net.training
-        net.eval()
-        try:
-            return self._generate_with(net, z, labels)
-        finally:
-            net.train(was_training)
+        check_truncation(net, truncation_psi)
+        truncation = {} if truncation_psi == 1 else {"truncation_psi": truncation_psi}
+        with eval_mode(net):
+            return net(z, **truncation) if self.num_classes == 0 else net(z, labels, **truncation)
 
     # ------------------------------------------------------------------ optimization
     def configure_optimizers(self) -> Any:
@@ -281,17 +278,14 @@ class GANModule(L.LightningModule):
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         # Lightning calls this after unscaling the gradients under 16-bit AMP: the right place to clip.
-        g_opt, _ = self.optimizers()
-        role = "generator" if optimizer is g_opt.optimizer else "discriminator"
-        max_norm = self.clip_norms[role]
+        max_norm = self.clip_norms["generator" if optimizer is self.optimizers()[0].optimizer else "discriminator"]
         if max_norm is not None:
             self.clip_gradients(optimizer, gradient_clip_val=max_norm, gradient_clip_algorithm="norm")
 
     def setup(self, stage: str) -> None:
-        if self.channels_last:
-            for net in (self.generator, self.discriminator, self.generator_ema):
-                if net is not None:
-                    net.to(memory_format=torch.channels_last)  # 4-d weights only; the rest is unchanged
+        for net in (self.generator, self.discriminator, self.generator_ema) if self.channels_last else ():
+            if net is not None:
+                net.to(memory_format=torch.channels_last)  # 4-d weights only; the rest is unchanged
 
     def on_train_start(self) -> None:
         check_enough_batches(self.trainer, self.d_steps)
@@ -354,10 +348,8 @@ class GANModule(L.LightningModule):
         with torch.no_grad():
             fake = self._generate_with(self._training_network("generator"), self.sample_latent(batch_size), fake_labels)
         discriminator = self._training_network("discriminator")
-        real_logits = self._discriminate(
-            self._augmented(real), labels, discriminator
-        )  # real first: see DataStandardizer
-        fake_logits = self._discriminate(self._augmented(fake), fake_labels, discriminator)
+        real_logits = self._discriminate(real, labels, discriminator)  # real first: see DataStandardizer
+        fake_logits = self._discriminate(fake, fake_labels, discriminator)
         loss = self.discriminator_loss(real_logits, fake_logits)
         logs = {
             "train/d_loss": loss.detach(),
@@ -366,9 +358,7 @@ class GANModule(L.LightningModule):
         }
         if hasattr(self.augment, "update"):  # adaptive augmentation follows D's verdict on real data
             logs.update(self.augment.update(real_logits.detach()))
-        phase = DiscriminatorPhase(
-            real, labels, fake, fake_labels, real_logits, fake_logits, self._discriminate_augmented, step
-        )
+        phase = DiscriminatorPhase(real, labels, fake, fake_labels, real_logits, fake_logits, self._discriminate, step)
         total = self._add_regularizers(loss, self.d_regularizers, phase, logs)
         # Step through the strategy rather than the LightningOptimizer: the precision plugin still
         # scales and unscales, but global_step counts only generator steps.
@@ -386,10 +376,10 @@ class GANModule(L.LightningModule):
         labels = self.sample_labels(batch_size) if self.num_classes else None
         z = self.sample_latent(batch_size)
         fake = self._generate_with(self._training_network("generator"), z, labels)
-        fake_logits = self._discriminate(self._augmented(fake), labels, self._training_network("discriminator"))
+        fake_logits = self._discriminate(fake, labels, self._training_network("discriminator"))
         loss = self.generator_loss(fake_logits)
         logs = {"train/g_loss": loss.detach()}
-        phase = GeneratorPhase(z, labels, fake, fake_logits, self.generator, self._discriminate_augmented, step)
+        phase = GeneratorPhase(z, labels, fake, fake_logits, self.generator, self._discriminate, step)
         total = self._add_regularizers(loss, self.g_regularizers, phase, logs)
         # Gradients for the generator's parameters only (no discriminator weight gradients are
         # computed), without toggling requires_grad, which would invalidate compiled graphs.

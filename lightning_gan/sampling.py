@@ -83,10 +83,17 @@ def sample_main(argv: list[str]) -> list[Path]:
     parser.add_argument("--seed", type=int, default=0, help="the same seed gives the same samples (default 0)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--nrow", type=int, default=None, help="images per grid row (default: a square grid)")
+    parser.add_argument(
+        "--truncation-psi",
+        type=float,
+        default=1.0,
+        help="truncation trick toward the average w (StyleGAN2; default 1: off)",
+    )
     args = parser.parse_args(argv)
     if args.num < 1:
         parser.error(f"--num {args.num}: expected at least 1")
     gan = load_gan(args.checkpoint, map_location=args.device)
-    paths = save_samples(gan.generate(args.num, seed=args.seed), args.out, nrow=args.nrow)
+    samples = gan.generate(args.num, seed=args.seed, truncation_psi=args.truncation_psi)
+    paths = save_samples(samples, args.out, nrow=args.nrow)
     print(f"wrote {len(paths)} file(s): {paths[0] if len(paths) == 1 else paths[0].parent}")
     return paths

@@ -541,3 +541,23 @@ def test_the_generator_learns_through_a_differentiable_augmentation(tmp_path):
     before = [p.detach().clone() for p in gan.generator.parameters()]
     trainer(tmp_path, max_steps=2).fit(gan, loader(torch.randn(64, 2)))
     assert all(not torch.equal(a, b) for a, b in zip(before, gan.generator.parameters()))
+
+
+def test_truncation_is_refused_for_a_generator_without_an_average_w(tmp_path):
+    gan = tiny_gan()
+    assert torch.equal(gan.generate(4, seed=0, truncation_psi=1.0), gan.generate(4, seed=0))
+    with pytest.raises(ValueError, match=r"truncation_psi=0.7: MLPGenerator does not support the truncation trick"):
+        gan.generate(4, seed=0, truncation_psi=0.7)
+    with pytest.raises(TypeError, match="truncation_psi='0.7': expected a number"):
+        gan.generate(4, truncation_psi="0.7")
+
+
+def test_a_sample_grid_with_truncation_fails_at_fit_start_for_a_generator_without_it(tmp_path):
+    from lightning_gan.callbacks import SampleGrid
+    from lightning_gan.nets import DCGANDiscriminator, DCGANGenerator
+
+    gan = GANModule(DCGANGenerator(8, (1, 8, 8), width=2), DCGANDiscriminator((1, 8, 8), width=2), latent_dim=8)
+    grid = SampleGrid(num_samples=4, every_n_steps=1, truncation_psi=0.5)
+    with pytest.raises(ValueError, match="DCGANGenerator does not support the truncation trick"):
+        trainer(tmp_path, max_steps=1, callbacks=[grid]).fit(gan, loader(torch.rand(16, 1, 8, 8)))
+    assert gan.global_step == 0

@@ -11,6 +11,7 @@ import torch
 from lightning.pytorch.utilities.rank_zero import rank_zero_warn
 from torch import Tensor
 
+from lightning_gan._generator import check_truncation
 from lightning_gan.callbacks._images import log_image, run_dir
 from lightning_gan.sampling import save_samples
 
@@ -33,6 +34,8 @@ class _FixedNoiseImages(L.Callback):
     in ``run_dir(trainer) / folder`` every ``every_n_steps`` generator iterations and at the end of
     training, logged under ``key``. Subclasses say what to draw, what to generate and the grid's width.
     """
+
+    truncation_psi: float = 1.0  # SampleGrid can draw with the truncation trick
 
     folder: str = ""
 
@@ -113,6 +116,7 @@ class _FixedNoiseImages(L.Callback):
                 raise TypeError(
                     f"{name} needs a lightning_gan.GANModule (with `{attribute}`); got {type(pl_module).__name__}"
                 )
+        check_truncation(getattr(pl_module, "generator", None), self.truncation_psi)  # before any training
         self._ensure_noise(pl_module, check=True)
         self._last_step = None
         z, labels = self.inputs()
@@ -178,7 +182,8 @@ class _FixedNoiseImages(L.Callback):
             for start in range(0, z.shape[0], GENERATE_CHUNK):
                 end = start + GENERATE_CHUNK
                 part = None if labels is None else labels[start:end]
-                chunks.append(pl_module.generate_from(z[start:end], part).float().cpu())
+                truncation = {} if self.truncation_psi == 1 else {"truncation_psi": self.truncation_psi}
+                chunks.append(pl_module.generate_from(z[start:end], part, **truncation).float().cpu())
         return torch.cat(chunks)
 
     def _sample_latent(self, pl_module: Any, num: int) -> Tensor:
@@ -220,6 +225,8 @@ class SampleGrid(_FixedNoiseImages):
             ``num_samples``), else a square grid.
         seed: seed of the fixed noise.
         key: the image's name in the loggers.
+        truncation_psi: draw with the truncation trick (``GANModule.generate``), for generators that
+            support it (StyleGAN2); 1 draws without.
     """
 
     folder = "samples"
@@ -231,8 +238,12 @@ class SampleGrid(_FixedNoiseImages):
         nrow: int | None = None,
         seed: int = 0,
         key: str = "samples",
+        truncation_psi: float = 1.0,
     ) -> None:
         _check_int("SampleGrid", "num_samples", num_samples, 1)
+        if not isinstance(truncation_psi, (int, float)) or isinstance(truncation_psi, bool):
+            raise TypeError(f"SampleGrid(truncation_psi={truncation_psi!r}): expected a number (1 = no truncation)")
+        self.truncation_psi = truncation_psi  # the generator's support is checked at fit start
         if nrow is not None:
             _check_int("SampleGrid", "nrow", nrow, 1)
         super().__init__(every_n_steps=every_n_steps, seed=seed, key=key)

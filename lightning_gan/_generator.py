@@ -1,0 +1,46 @@
+"""Around the generator: the moving average of its weights, eval-mode sampling, truncation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+
+__all__ = ["check_truncation", "eval_mode", "update_ema"]
+
+
+@torch.no_grad()
+def update_ema(average: nn.Module, network: nn.Module, decay: float) -> None:
+    """``average <- decay * average + (1 - decay) * network`` for parameters; buffers copied.
+
+    Batch-norm statistics follow the live network rather than being averaged.
+    """
+    params = [p.detach() for p in network.parameters()]
+    torch._foreach_lerp_(list(average.parameters()), params, 1.0 - decay)
+    for average_buffer, buffer in zip(average.buffers(), network.buffers()):
+        average_buffer.copy_(buffer)
+
+
+@contextmanager
+def eval_mode(network: nn.Module) -> Iterator[nn.Module]:
+    """``network`` in eval mode for the block, then back in the mode it was in."""
+    was_training = network.training
+    network.eval()
+    try:
+        yield network
+    finally:
+        network.train(was_training)
+
+
+def check_truncation(network: nn.Module, truncation_psi: float) -> None:
+    """``truncation_psi`` other than 1 needs a generator that tracks its average w (``supports_truncation``)."""
+    if not isinstance(truncation_psi, (int, float)) or isinstance(truncation_psi, bool):
+        raise TypeError(f"truncation_psi={truncation_psi!r}: expected a number (1 = no truncation)")
+    if truncation_psi != 1 and not getattr(network, "supports_truncation", False):
+        raise ValueError(
+            f"truncation_psi={truncation_psi}: {type(network).__name__} does not support the truncation trick "
+            "(it needs a generator that tracks its average w, such as lightning_gan.nets.StyleGAN2Generator); "
+            "use truncation_psi=1"
+        )
