@@ -34,6 +34,7 @@ __all__ = [
     "DiscriminatorPhase",
     "GeneratorPhase",
     "GradientPenalty",
+    "PathLength",
     "Regularizer",
     "gradient_penalty",
     "input_gradient",
@@ -228,3 +229,74 @@ class R1(Regularizer):
 
     def extra_repr(self) -> str:
         return f"gamma={self.gamma}, interval={self.interval}"
+
+
+class PathLength(Regularizer):
+    """StyleGAN2's path length regularization (Karras et al. 2020, section 3.2), on the generator.
+
+    For per-layer latents ``ws = mapping(z)`` and images ``img = synthesis(ws)`` of H x W pixels,
+    with ``y ~ N(0, I) / sqrt(H W)`` a random image direction,
+
+        g = J_w^T y = d sum(img * y) / d ws                  (B, num_ws, w_dim)
+        l = sqrt(mean_layers sum_w g^2)                      one length per sample
+        a <- a + decay * (mean_over_ranks(mean(l)) - a)      the running mean (buffer ``mean``)
+        penalty = mean((l - a)^2)
+
+    so a fixed-size step in W changes the image by a fixed amount, whatever the direction. The
+    running mean is updated before the penalty and used as a constant (stylegan2-ada also lets
+    the penalty's gradient flow through its ``decay``-weighted new term; the difference is of
+    order ``decay``). It is averaged over DDP processes, so every rank holds the same ``a``.
+
+    Lazy, as in the paper: ``interval=4`` applies it every 4th generator step, scaled by 4; it
+    runs on the first ``B // batch_shrink`` latents of the step (at least one), to save time.
+
+    Needs a StyleGAN2-style generator: ``generator.mapping(z, labels) -> ws`` and
+    ``generator.synthesis(ws) -> images`` (:class:`~lightning_gan.nets.StyleGAN2Generator`).
+
+    Args:
+        weight: the penalty's weight (2 in StyleGAN2).
+        interval: apply every this many generator steps (4).
+        decay: the running mean's rate (0.01).
+        batch_shrink: use ``B // batch_shrink`` samples (2).
+    """
+
+    log_name = "path_length"
+
+    def __init__(self, weight: float = 2.0, interval: int = 4, decay: float = 0.01, batch_shrink: int = 2) -> None:
+        super().__init__(weight, interval)
+        if not (isinstance(decay, (int, float)) and 0.0 < decay <= 1.0):
+            raise ValueError(f"PathLength(decay={decay!r}): expected a number in (0, 1]")
+        if not (isinstance(batch_shrink, int) and not isinstance(batch_shrink, bool) and batch_shrink >= 1):
+            raise ValueError(f"PathLength(batch_shrink={batch_shrink!r}): expected an int >= 1")
+        self.decay, self.batch_shrink = float(decay), batch_shrink
+        self.register_buffer("mean", torch.zeros(()))
+
+    def path_lengths(self, generator: nn.Module, z: Tensor, labels: Tensor | None) -> Tensor:
+        """``|J_w^T y|`` per sample, ``(B,)``, with a graph to the generator's parameters."""
+        if not (callable(getattr(generator, "mapping", None)) and callable(getattr(generator, "synthesis", None))):
+            raise TypeError(
+                f"PathLength needs a StyleGAN2-style generator with mapping(z, labels) -> ws and synthesis(ws) -> "
+                f"images; {type(generator).__name__} has no mapping/synthesis (use lightning_gan.nets.StyleGAN2Generator)"
+            )
+        ws = generator.mapping(z, labels)  # (B, num_ws, w_dim)
+        if not ws.requires_grad:  # a generator without trainable mapping parameters still needs d img / d ws
+            ws = ws.detach().requires_grad_(True)
+        images = generator.synthesis(ws)  # (B, C, H, W)
+        y = torch.randn_like(images) * (images.shape[2] * images.shape[3]) ** -0.5
+        (grad,) = torch.autograd.grad((images * y).sum(), ws, create_graph=True)
+        return grad.square().sum(dim=2).mean(dim=1).sqrt()
+
+    def penalty(self, phase: GeneratorPhase) -> Tensor:  # type: ignore[override]
+        count = max(1, phase.z.shape[0] // self.batch_shrink)
+        labels = phase.labels[:count] if phase.labels is not None else None
+        lengths = self.path_lengths(phase.generator, phase.z[:count].detach().float(), labels)
+        with torch.no_grad():
+            batch_mean = self.mean_over_ranks(lengths.detach().mean())
+            self.mean.copy_(self.mean + self.decay * (batch_mean - self.mean))
+        return (lengths - self.mean.clone()).square().mean()
+
+    def extra_logs(self) -> dict[str, Tensor]:
+        return {"train/path_length_mean": self.mean.detach().clone()}
+
+    def extra_repr(self) -> str:
+        return f"weight={self.weight}, interval={self.interval}, decay={self.decay}, batch_shrink={self.batch_shrink}"

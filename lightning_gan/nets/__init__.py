@@ -8,6 +8,7 @@ from lightning_gan.nets._recordable import Recordable, build_network, network_sp
 from lightning_gan.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from lightning_gan.nets.mlp import DataStandardizer, MLPDiscriminator, MLPGenerator
 from lightning_gan.nets.resnet import ResNetDiscriminator, ResNetGenerator
+from lightning_gan.nets.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
 
 __all__ = [
     "DCGANDiscriminator",
@@ -18,6 +19,8 @@ __all__ = [
     "Recordable",
     "ResNetDiscriminator",
     "ResNetGenerator",
+    "StyleGAN2Discriminator",
+    "StyleGAN2Generator",
     "build_network",
     "network_spec",
 ]
