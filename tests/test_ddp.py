@@ -141,7 +141,10 @@ def test_a_nan_loss_on_one_rank_skips_that_update_on_every_rank(ranks, optimizer
 def test_regularizer_state_is_identical_on_every_rank(ranks):
     # each rank trains on its own shard, so its own logits differ; the state is their all-reduced running mean
     assert ranks[0]["own_shard_logit"] != ranks[1]["own_shard_logit"]
-    assert ranks[0]["regularizer_state"] != 0 and torch.equal(ranks[0]["regularizer_state"], ranks[1]["regularizer_state"])
+    assert ranks[0]["regularizer_state"] != 0 and torch.equal(
+        ranks[0]["regularizer_state"], ranks[1]["regularizer_state"]
+    )
+    assert (ranks[0]["lecam_state"] != 0).all() and torch.equal(ranks[0]["lecam_state"], ranks[1]["lecam_state"])
 
 
 def test_sharding_strategies_are_refused_with_a_clear_error():

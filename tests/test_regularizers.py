@@ -5,7 +5,15 @@ import pytest
 import torch
 
 from lightning_gan import GANModule
-from lightning_gan.regularizers import R1, DiscriminatorPhase, GradientPenalty, Regularizer, gradient_penalty, r1_penalty
+from lightning_gan.regularizers import (
+    R1,
+    DiscriminatorPhase,
+    GradientPenalty,
+    LeCam,
+    Regularizer,
+    gradient_penalty,
+    r1_penalty,
+)
 
 from .helpers import RealLogitEMA, loader, tiny_gan, trainer
 
@@ -72,14 +80,20 @@ def test_bad_regularizer_arguments_are_named(make, message):
         make()
 
 
-@pytest.mark.parametrize("old, replacement", [("gp_weight", "GradientPenalty"), ("r1_gamma", "R1"), ("r1_interval", "R1")])
+@pytest.mark.parametrize(
+    "old, replacement", [("gp_weight", "GradientPenalty"), ("r1_gamma", "R1"), ("r1_interval", "R1")]
+)
 def test_the_removed_keywords_name_their_replacement(old, replacement):
-    with pytest.raises(TypeError, match=rf"no longer takes '{old}'.*d_regularizers=\[lightning_gan.regularizers.{replacement}"):
+    with pytest.raises(
+        TypeError, match=rf"no longer takes '{old}'.*d_regularizers=\[lightning_gan.regularizers.{replacement}"
+    ):
         tiny_gan(**{old: 1.0})
 
 
 def test_a_discriminator_regularizer_list_refuses_other_modules():
-    with pytest.raises(ValueError, match=r"d_regularizers\[0\]=Linear: expected a lightning_gan.regularizers.Regularizer"):
+    with pytest.raises(
+        ValueError, match=r"d_regularizers\[0\]=Linear: expected a lightning_gan.regularizers.Regularizer"
+    ):
         tiny_gan(d_regularizers=[torch.nn.Linear(2, 2)])
 
 
@@ -101,13 +115,15 @@ def test_the_guides_own_regularizer_runs_at_its_interval_and_its_gradient_reache
             calls.append(phase.step)
             return super().penalty(phase)
 
-    trainer(tmp_path, max_steps=6).fit(tiny_gan(d_steps=2, d_regularizers=[Counted(0.1, interval=4)]), loader(torch.randn(256, 2)))
+    trainer(tmp_path, max_steps=6).fit(
+        tiny_gan(d_steps=2, d_regularizers=[Counted(0.1, interval=4)]), loader(torch.randn(256, 2))
+    )
     assert calls == [0, 4, 8]  # D steps 0..11
 
     gan = tiny_gan(d_regularizers=[penalty_class(1.0)])
     real, fake = torch.randn(8, 2), gan.generator(torch.randn(8, 2)).detach()
     logits = gan.discriminator(real).flatten(), gan.discriminator(fake).flatten()
-    phase = DiscriminatorPhase(real, None, fake, None, *logits, gan._discriminate_augmented, 0)
+    phase = DiscriminatorPhase(real, None, fake, None, *logits, gan._discriminate, 0)
     term, logs = gan.d_regularizers[0](phase)
     term.backward()
     assert term > 0 and set(logs) == {"train/fake_gradient_penalty"}
@@ -125,3 +141,31 @@ def test_regularizers_are_recorded_and_rebuilt_from_a_checkpoint(tmp_path):
     assert [type(r).__name__ for r in loaded.d_regularizers] == ["R1", "RealLogitEMA"]
     assert loaded.d_regularizers[0].gamma == 0.5 and loaded.d_regularizers[0].interval == 2
     assert torch.equal(loaded.d_regularizers[1].ema, gan.d_regularizers[1].ema) and gan.d_regularizers[1].ema != 0
+
+
+def test_lecam_is_its_definition_with_running_means_of_the_logits():
+    lecam = LeCam(weight=0.5, decay=0.9, start=1)
+    real, fake = torch.tensor([2.0, 0.0]), torch.tensor([-1.0, 1.0])
+    phase = DiscriminatorPhase(torch.zeros(2, 2), None, torch.zeros(2, 2), None, real, fake, None, step=0)
+    term, logs = lecam(phase)
+    assert term.item() == 0.0  # before `start` D steps: the averages move, the penalty is off
+    torch.testing.assert_close(lecam.ema_real, torch.tensor(0.1 * 1.0))  # 0.9 * 0 + 0.1 * mean(real)
+    torch.testing.assert_close(lecam.ema_fake, torch.tensor(0.0))
+    phase.step = 1
+    term, logs = lecam(phase)
+    a_real, a_fake = 0.9 * 0.1 + 0.1 * 1.0, 0.0
+    expected = (torch.relu(real - a_fake) ** 2).mean() + (torch.relu(a_real - fake) ** 2).mean()
+    torch.testing.assert_close(term, 0.5 * expected)
+    assert set(logs) == {"train/lecam", "train/lecam_ema_real", "train/lecam_ema_fake"}
+    with pytest.raises(ValueError, match=r"LeCam\(decay=1.0\): expected a number in \[0, 1\)"):
+        LeCam(1.0, decay=1.0)
+
+
+def test_lecam_trains_and_its_averages_survive_a_checkpoint(tmp_path):
+    gan = tiny_gan(d_regularizers=[LeCam(0.3, start=2)])
+    fit = trainer(tmp_path, max_steps=4, log_every_n_steps=1)
+    fit.fit(gan, loader(torch.randn(64, 2)))
+    assert fit.logged_metrics["train/lecam"] > 0 and gan.d_regularizers[0].ema_real != 0
+    fit.save_checkpoint(tmp_path / "gan.ckpt")
+    loaded = GANModule.load_from_checkpoint(tmp_path / "gan.ckpt").d_regularizers[0]
+    assert torch.equal(loaded.ema_real, gan.d_regularizers[0].ema_real) and loaded.start == 2

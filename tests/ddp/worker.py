@@ -10,7 +10,7 @@ Several fits in one launch (starting processes is the slow part):
 4. exact resume with Lightning's distributed sampler, for a toy and an image data module: ``RESUME_TOTAL``
    iterations straight, and ``RESUME_STOP`` (mid-epoch) then resumed from ``last.ckpt`` to ``RESUME_TOTAL``;
 5. ``nonfinite="skip"`` when only rank 1's loss is NaN, with a plain and with a fused optimizer;
-6. regularizer state (a running mean of D's logits) when each rank trains on its own shard of the data.
+6. regularizer state (a running mean of D's logits; LeCam's) when each rank trains on its own shard of the data.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from lightning_gan import GANModule
 from lightning_gan.callbacks import FidelityMetrics, SampleGrid
 from lightning_gan.data import DigitsDataModule, GridDataModule
 from lightning_gan.nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
-from lightning_gan.regularizers import R1
+from lightning_gan.regularizers import R1, LeCam
 from tests.helpers import RealLogitEMA
 
 STEPS = 6
@@ -211,7 +211,7 @@ def main(out: Path) -> None:
             "discriminator": flat(nan_gan.discriminator),
             "generator": flat(nan_gan.generator),
         }
-    stateful = GANModule(*networks(), latent_dim=2, d_regularizers=[RealLogitEMA()])
+    stateful = GANModule(*networks(), latent_dim=2, d_regularizers=[RealLogitEMA(), LeCam(0.1, start=2)])
     trainer(out / "stateful", strategy="ddp", devices=2, use_distributed_sampler=False).fit(stateful, shard)
     resume = {
         "grid": resume_runs(out / "grid", grid_resume_setup),
@@ -222,6 +222,7 @@ def main(out: Path) -> None:
             "resume": resume,
             "nan_skips": nan_skips,
             "regularizer_state": stateful.d_regularizers[0].ema.clone(),
+            "lecam_state": torch.stack([stateful.d_regularizers[1].ema_real, stateful.d_regularizers[1].ema_fake]),
             "own_shard_logit": stateful.discriminator(next(iter(shard))).mean().detach(),  # differs per rank
             "fid_counts": metrics.counts,
             "metrics_csv": (out / "metrics_csv" / "version_0" / "metrics.csv").read_text() if rank == 0 else "",
