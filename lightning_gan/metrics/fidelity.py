@@ -1,14 +1,17 @@
-"""FID, Inception Score and KID from features: small functions that follow torch-fidelity's protocol.
+"""FID, Inception Score, KID, precision/recall and density/coverage from features, in torch-fidelity's protocol.
 
 The protocol details that decide a published number are torch-fidelity's defaults: FID from
 the mean and unbiased covariance of 2048-d pool features; IS from the ``logits_unbiased`` head
 over 10 splits of the samples shuffled with ``numpy.random.RandomState(2020)``; KID as the
 unbiased MMD^2 with the cubic polynomial kernel ``(x.y / D + 1)^3``, averaged over 100 random
-subsets of 1,000 samples from each set, drawn with the same seeded generator.
+subsets of 1,000 samples from each set, drawn with the same seeded generator. IS and the
+Frechet distance from statistics are torch-fidelity's own functions; precision, recall,
+density and coverage are in :mod:`lightning_gan.metrics.prdc`.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 
 import numpy as np
@@ -17,10 +20,11 @@ from torch import Tensor
 
 from lightning_gan.metrics.features import Features
 from lightning_gan.metrics.frechet import frechet_distance, frechet_distance_from_statistics
+from lightning_gan.metrics.prdc import PRDC_METRICS, precision_recall_density_coverage
 
 __all__ = ["METRICS", "fidelity_metrics", "inception_score", "kernel_inception_distance", "parse_metrics"]
 
-METRICS = ("fid", "is", "kid")
+METRICS = ("fid", "is", "kid", "pr", "dc")
 SEED = 2020  # torch-fidelity's rng_seed
 
 
@@ -37,20 +41,14 @@ def inception_score(logits: Tensor, *, splits: int = 10, seed: int = SEED) -> tu
     """Mean and standard deviation over ``splits`` of ``exp(E_x KL(p(y|x) || p(y)))``.
 
     ``logits`` are ``(N, classes)`` (torch-fidelity's ``logits_unbiased``); the samples are shuffled
-    with ``RandomState(seed)`` before splitting, as torch-fidelity does.
+    with ``RandomState(seed)`` before splitting. torch-fidelity's ``isc_features_to_metric`` computes it.
     """
+    from torch_fidelity.metric_isc import isc_features_to_metric
+
     if logits.dim() != 2 or len(logits) < splits:
         raise ValueError(f"logits of shape {tuple(logits.shape)}: expected (N, classes) with N >= splits={splits}")
-    n = len(logits)
-    logits = logits[torch.from_numpy(np.random.RandomState(seed).permutation(n))].double()
-    log_p = logits.log_softmax(dim=1)
-    scores = []
-    for i in range(splits):
-        chunk = log_p[i * n // splits : (i + 1) * n // splits]
-        log_marginal = chunk.exp().mean(0).log()
-        kl = (chunk.exp() * (chunk - log_marginal)).sum(1).mean()
-        scores.append(float(kl.exp()))
-    return float(np.mean(scores)), float(np.std(scores))
+    out = isc_features_to_metric(logits.cpu(), splits=splits, shuffle=True, rng_seed=seed)
+    return out["inception_score_mean"], out["inception_score_std"]
 
 
 def _unbiased_mmd2(x: Tensor, y: Tensor) -> Tensor:
@@ -92,6 +90,21 @@ def kernel_inception_distance(
     return float(np.mean(values)), float(np.std(values))
 
 
+def kid_subset_for(num_fake: int, num_real: int, kid_subset_size: int) -> int:
+    """KID's subset size for sets this large: ``kid_subset_size``, or the smaller set's size (with a
+    warning naming both numbers) when a set is smaller, as a folder of a few hundred images is."""
+    smaller = min(num_fake, num_real)
+    if smaller >= kid_subset_size:
+        return kid_subset_size
+    which = "real" if num_real <= num_fake else "generated"
+    warnings.warn(
+        f"KID: the {which} set has {smaller} images, fewer than kid_subset_size={kid_subset_size}; "
+        f"KID uses subsets of {smaller} images instead (more images, or kid_subset_size={smaller}, silence this)",
+        stacklevel=3,
+    )
+    return smaller
+
+
 def fidelity_metrics(
     metrics: Iterable[str],
     fake: Features,
@@ -100,17 +113,30 @@ def fidelity_metrics(
     isc_splits: int = 10,
     kid_subsets: int = 100,
     kid_subset_size: int = 1000,
+    pr_k: int = 3,
+    dc_k: int = 5,
     device: torch.device | str | None = None,
 ) -> dict[str, float]:
-    """The asked-for metrics as ``{"fid", "is_mean", "is_std", "kid_mean", "kid_std"}`` (those asked for).
+    """The asked-for metrics: ``fid``; ``is_mean``, ``is_std``; ``kid_mean``, ``kid_std``; ``precision``,
+    ``recall`` (``"pr"``); ``density``, ``coverage`` (``"dc"``).
 
-    FID and KID compare ``fake`` with ``real``; IS needs only ``fake``'s logits. FID uses each set's
+    IS needs only ``fake``'s logits; the others compare ``fake`` with ``real``. FID uses each set's
     mean and covariance (computed once per :class:`Features`), or the features themselves when there
-    are fewer samples than dimensions; KID computes its kernels on ``device`` (default: where the
-    features are; a GPU makes its 100 subsets quick).
+    are fewer samples than dimensions. KID's kernels and the distances of ``"pr"`` and ``"dc"``
+    (``pr_k`` and ``dc_k`` nearest neighbours; both in one pass when both are asked for) are computed
+    on ``device`` (default: where the features are; a GPU makes them quick).
     """
+    names = parse_metrics(metrics)
     out: dict[str, float] = {}
-    for name in parse_metrics(metrics):
+    prdc = [name for name in names if name in PRDC_METRICS]
+    if prdc:
+        if real is None:
+            raise ValueError(f"{' and '.join(prdc)} compare two sets: pass the real features too")
+        fake_features = fake.features.to(device or fake.features.device)  # the distances are computed there
+        out.update(precision_recall_density_coverage(fake_features, real.features, metrics=prdc, pr_k=pr_k, dc_k=dc_k))
+    for name in names:
+        if name in PRDC_METRICS:
+            continue
         if name == "is":
             if fake.logits is None:
                 raise ValueError("the Inception Score needs class logits: use a feature extractor that returns them")
@@ -128,6 +154,6 @@ def fidelity_metrics(
                 fake.features.to(device or fake.features.device),
                 real.features.to(device or real.features.device),
                 subsets=kid_subsets,
-                subset_size=kid_subset_size,
+                subset_size=kid_subset_for(len(fake), len(real), kid_subset_size),
             )
     return out

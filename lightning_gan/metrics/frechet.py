@@ -16,13 +16,15 @@ def gaussian_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def frechet_distance_from_statistics(mu_a: np.ndarray, cov_a: np.ndarray, mu_b: np.ndarray, cov_b: np.ndarray) -> float:
-    """``|mu_a - mu_b|^2 + Tr(S_a) + Tr(S_b) - 2 Tr((S_a S_b)^(1/2))``.
+    """``|mu_a - mu_b|^2 + Tr(S_a) + Tr(S_b) - 2 Tr((S_a S_b)^(1/2))``, by torch-fidelity's ``fid_statistics_to_metric``.
 
     ``Tr((S_a S_b)^(1/2))`` is the sum of the square roots of the eigenvalues of ``S_a S_b``
     (real and >= 0 up to rounding, as ``S_a S_b`` is similar to a positive semi-definite
-    matrix). This is also how torch-fidelity computes it, and it stays finite where a matrix
-    square root of a singular product (fewer samples than dimensions) does not.
+    matrix); it stays finite where a matrix square root of a singular product (fewer samples
+    than dimensions) does not.
     """
+    from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_statistics_to_metric
+
     mu_a, mu_b = np.asarray(mu_a, np.float64), np.asarray(mu_b, np.float64)
     cov_a, cov_b = np.asarray(cov_a, np.float64), np.asarray(cov_b, np.float64)
     if mu_a.shape != mu_b.shape or cov_a.shape != cov_b.shape or cov_a.shape != (len(mu_a), len(mu_a)):
@@ -30,10 +32,8 @@ def frechet_distance_from_statistics(mu_a: np.ndarray, cov_a: np.ndarray, mu_b: 
             f"statistics of shapes mu {mu_a.shape}, {mu_b.shape} and cov {cov_a.shape}, {cov_b.shape}: "
             "expected means (D,) and covariances (D, D) of the same D"
         )
-    eigenvalues = np.linalg.eigvals(cov_a @ cov_b).astype(np.complex128)
-    trace_sqrt = np.sqrt(eigenvalues).real.sum()
-    diff = mu_a - mu_b
-    return float(diff @ diff + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_sqrt)
+    stats_a, stats_b = {"mu": mu_a, "sigma": cov_a}, {"mu": mu_b, "sigma": cov_b}
+    return float(fid_statistics_to_metric(stats_a, stats_b, verbose=False)[KEY_METRIC_FID])
 
 
 def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
