@@ -11,8 +11,10 @@ Losses (:mod:`lightning_gan.losses`), regularizers (:mod:`lightning_gan.regulari
 augmentation (:mod:`lightning_gan.augment`) are parts the module is handed; they own their maths
 and state, the module schedules them. Only the generator's optimizer step advances
 ``trainer.global_step``, so ``trainer.max_steps`` and the logged x-axis both count generator
-iterations, as papers do. Data parallelism, the non-finite guard, compilation and random state
-live in private modules of their own (``_parallel``, ``_nonfinite``, ``_compile``, ``_rng``).
+iterations, as papers do. What is not the game lives in private modules of its own: data
+parallelism (``_parallel``), the non-finite guard (``_nonfinite``), compilation (``_compile``),
+random state (``_rng``), checkpoint records (``_records``), input checks (``_checks``), batches
+and the progress bar (``_batches``), EMA and sampling (``_generator``).
 """
 
 from __future__ import annotations
