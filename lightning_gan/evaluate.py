@@ -1,4 +1,5 @@
-"""``lightning-gan evaluate``: FID / IS / KID between two image folders, or of a checkpoint against its data set."""
+"""``lightning-gan evaluate``: FID / IS / KID / precision-recall / density-coverage between two image folders,
+or of a checkpoint against its data set."""
 
 from __future__ import annotations
 
@@ -43,11 +44,14 @@ def evaluate_folders(
     device: str = "cpu",
     cache_dir: str | os.PathLike[str] | None = None,
     kid_subset_size: int = 1000,
+    pr_k: int = 3,
+    dc_k: int = 5,
     progress: bool = False,
 ) -> dict[str, float]:
     """Metrics of the images in ``fake`` against those in ``real`` (IS is of ``fake`` alone).
 
-    Both folders are read recursively as RGB; the real folder's features are cached.
+    Both folders are read recursively as RGB; the real folder's features are cached. ``pr_k`` and
+    ``dc_k`` are the nearest neighbours of precision/recall and density/coverage.
     """
     names = parse_metrics(metrics)
     real_set, fake_set = ImageFolder(real), ImageFolder(fake)
@@ -55,7 +59,9 @@ def evaluate_folders(
     options: dict[str, Any] = {"batch_size": batch_size, "device": device, "progress": progress}
     real_features = _real_features(real_set, real_set.identity(), net, cache_dir, options)
     fake_features = dataset_features(fake_set, net, **options)
-    return fidelity_metrics(names, fake_features, real_features, kid_subset_size=kid_subset_size, device=device)
+    return fidelity_metrics(
+        names, fake_features, real_features, kid_subset_size=kid_subset_size, pr_k=pr_k, dc_k=dc_k, device=device
+    )
 
 
 def evaluate_checkpoint(
@@ -70,6 +76,8 @@ def evaluate_checkpoint(
     device: str = "cpu",
     cache_dir: str | os.PathLike[str] | None = None,
     kid_subset_size: int = 1000,
+    pr_k: int = 3,
+    dc_k: int = 5,
     seed: int = 0,
     progress: bool = False,
 ) -> dict[str, float]:
@@ -87,20 +95,26 @@ def evaluate_checkpoint(
     gan = load_gan(checkpoint, map_location=device)
     net = _extractor(weights, feature_extractor, device)
     options: dict[str, Any] = {"batch_size": batch_size, "device": device, "progress": progress}
-    if real is not None:
-        real_set: Any = ImageFolder(real)
-        description = real_set.identity()
-    else:
-        datamodule = _datamodule_of(checkpoint)
-        datamodule.prepare_data()
-        datamodule.setup("fit")
-        real_set = datamodule.train_dataset
-        description = describe_real(datamodule, real_set)
+    real_set, description = _real_set(checkpoint, real)
     real_features = _real_features(real_set, description, net, cache_dir, options)
     fake_features = generator_features(
         lambda count, s: gan.generate(count, seed=s), net, num_samples, seed=seed, **options
     )
-    return fidelity_metrics(names, fake_features, real_features, kid_subset_size=kid_subset_size, device=device)
+    return fidelity_metrics(
+        names, fake_features, real_features, kid_subset_size=kid_subset_size, pr_k=pr_k, dc_k=dc_k, device=device
+    )
+
+
+def _real_set(checkpoint: str | os.PathLike[str], real: str | os.PathLike[str] | None) -> tuple[Any, dict[str, Any]]:
+    """The real images to compare a checkpoint with (the folder ``real``, else the training split of
+    the data module recorded in the checkpoint) and their cache description."""
+    if real is not None:
+        folder = ImageFolder(real)
+        return folder, folder.identity()
+    datamodule = _datamodule_of(checkpoint)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    return datamodule.train_dataset, describe_real(datamodule, datamodule.train_dataset)
 
 
 def _real_features(
@@ -138,11 +152,11 @@ def format_table(values: dict[str, float]) -> str:
 
 
 def evaluate_main(argv: list[str]) -> dict[str, float]:
-    """``lightning-gan evaluate (--real DIR --fake DIR | CKPT --num-samples N) --metrics fid,is,kid``."""
+    """``lightning-gan evaluate (--real DIR --fake DIR | CKPT --num-samples N) --metrics fid,is,kid,pr,dc``."""
     parser = argparse.ArgumentParser(
         prog="lightning-gan evaluate",
-        description="FID / IS / KID with torch-fidelity's InceptionV3 and protocol: two image folders, "
-        "or a checkpoint against the data set it was trained on.",
+        description="FID / IS / KID / precision-recall / density-coverage with torch-fidelity's InceptionV3 and "
+        "protocol: two image folders, or a checkpoint against the data set it was trained on.",
     )
     parser.add_argument("checkpoint", nargs="?", help="a checkpoint written by training (instead of --fake)")
     parser.add_argument("--real", help="folder of real images (with a checkpoint: instead of its data set)")
@@ -150,11 +164,13 @@ def evaluate_main(argv: list[str]) -> dict[str, float]:
     parser.add_argument(
         "--num-samples", type=int, help="images to generate from the checkpoint (50000: paper protocol)"
     )
-    parser.add_argument("--metrics", default="fid", help="comma-separated: fid, is, kid (default fid)")
+    parser.add_argument("--metrics", default="fid", help="comma-separated: fid, is, kid, pr, dc (default fid)")
     parser.add_argument("--weights", help="local InceptionV3 weights file in torch-fidelity's format (no download)")
     parser.add_argument("--json", dest="json_out", help="write the numbers to this JSON file")
     parser.add_argument("--batch-size", type=int, default=100, help="images per forward pass (default 100)")
     parser.add_argument("--kid-subset-size", type=int, default=1000)
+    parser.add_argument("--pr-k", type=int, default=3, help="nearest neighbours of precision/recall (default 3)")
+    parser.add_argument("--dc-k", type=int, default=5, help="nearest neighbours of density/coverage (default 5)")
     parser.add_argument("--seed", type=int, default=0, help="noise seed for the checkpoint's samples (default 0)")
     parser.add_argument("--cache-dir", help="where real features are cached (default ~/.cache/lightning_gan)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -163,6 +179,9 @@ def evaluate_main(argv: list[str]) -> dict[str, float]:
         names = parse_metrics(args.metrics)
     except ValueError as err:
         parser.error(f"--metrics {args.metrics!r}: {err}")
+    for option, value in (("--pr-k", args.pr_k), ("--dc-k", args.dc_k)):
+        if value < 1:
+            parser.error(f"{option} {value}: expected at least 1")
     if args.checkpoint is None:
         if not (args.real and args.fake):
             parser.error("give --real DIR and --fake DIR, or a checkpoint with --num-samples N")
@@ -179,6 +198,8 @@ def evaluate_main(argv: list[str]) -> dict[str, float]:
         "device": args.device,
         "cache_dir": args.cache_dir,
         "kid_subset_size": args.kid_subset_size,
+        "pr_k": args.pr_k,
+        "dc_k": args.dc_k,
         "progress": True,
     }
     if args.checkpoint is None:
@@ -190,3 +211,4 @@ def evaluate_main(argv: list[str]) -> dict[str, float]:
         Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json_out).write_text(json.dumps(values, indent=2) + "\n")
     return values
+

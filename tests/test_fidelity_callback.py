@@ -7,6 +7,7 @@ is tested in test_fidelity_parity.py): these tests are about the callback, not t
 from __future__ import annotations
 
 import csv
+import math
 
 import lightning as L
 import pytest
@@ -28,6 +29,7 @@ from tests.helpers import trainer
 pytestmark = pytest.mark.xdist_group("fidelity_run")  # one worker runs the module: its module fixtures run once
 
 NUM_SAMPLES = 60
+ALL_METRICS = "fid,is,kid,pr,dc"
 OPTIONS = {"num_samples": NUM_SAMPLES, "batch_size": 32, "kid_subsets": 5, "kid_subset_size": 20, "progress": False}
 
 
@@ -83,7 +85,9 @@ def run(tmp_path_factory):
     """Five generator iterations, measured at 2, 4 and 5 (the last); a checkpoint on val/fid."""
     root = tmp_path_factory.mktemp("fidelity_run")
     extractor = SmallExtractor()
-    metrics = FidelityMetrics(every_n_steps=2, feature_extractor=extractor, cache_dir=root / "cache", **OPTIONS)
+    metrics = FidelityMetrics(
+        ALL_METRICS, every_n_steps=2, feature_extractor=extractor, cache_dir=root / "cache", **OPTIONS
+    )
     best = ModelCheckpoint(dirpath=root / "ckpt", monitor="val/fid", save_last=True, filename="best")
     gan = digits_gan()
     logger = CSVLogger(root, name="csv", version=0)
@@ -94,13 +98,14 @@ def run(tmp_path_factory):
 
 def test_metrics_are_logged_at_the_measured_generator_iterations(run):
     values = logged(run["root"])
-    assert set(values) == {f"val/{m}{s}" for m in ("fid", "is", "kid") for s in ("", "_best")} | {
-        "val/is_std",
-        "val/kid_std",
-    }
-    assert sorted(values["val/fid"]) == [2, 4, 5]
+    names = ("fid", "is", "kid", "precision", "recall", "density", "coverage")
+    assert set(values) == {f"val/{m}{s}" for m in names for s in ("", "_best")} | {"val/is_std", "val/kid_std"}
+    assert sorted(values["val/fid"]) == sorted(values["val/recall"]) == [2, 4, 5]
     fids = [values["val/fid"][s] for s in (2, 4, 5)]
     assert values["val/fid_best"][5] == min(fids) and values["val/is_best"][5] == max(values["val/is"].values())
+    for name in ("precision", "recall", "density", "coverage"):  # higher is better
+        assert values[f"val/{name}_best"][5] == max(values[f"val/{name}"].values()), name
+        assert values[f"val/{name}"][5] >= 0 and (values[f"val/{name}"][5] <= 1 or name == "density"), name
     assert run["metrics"].counts == {"fake": NUM_SAMPLES, "real": 1797}  # every digit once
 
 
@@ -135,13 +140,16 @@ def test_the_ema_generator_is_measured_and_evaluate_reproduces_the_last_value(ru
     values = evaluate_checkpoint(
         run["root"] / "ckpt" / "last.ckpt",
         NUM_SAMPLES,
-        "fid",
+        ALL_METRICS,
         feature_extractor=extractor,
         cache_dir=run["root"] / "cache",
         batch_size=32,
+        kid_subset_size=OPTIONS["kid_subset_size"],
     )
     assert extractor.images_seen == NUM_SAMPLES  # the real features came from the run's cache
     assert values["fid"] == pytest.approx(run["metrics"].last["val/fid"], rel=1e-6)
+    for name in ("precision", "recall", "density", "coverage"):  # the same images: the same neighbours
+        assert values[name] == pytest.approx(run["metrics"].last[f"val/{name}"], abs=1e-9), name
     # the raw generator's images measure differently: the EMA generator's were measured
     gan = run["gan"]
     real = run["metrics"]._real
@@ -208,16 +216,27 @@ def test_bad_settings_fail_before_training(tmp_path):
         FidelityMetrics(metrics="kid", num_samples=100, kid_subset_size=1000)
     with pytest.raises(TypeError, match="feature_extractor"):
         FidelityMetrics(feature_extractor="inception")
+    with pytest.raises(ValueError, match="pr_k=0"):
+        FidelityMetrics(metrics="pr", pr_k=0)
+    with pytest.raises(ValueError, match="num_samples=3, pr_k=3"):
+        FidelityMetrics(metrics="pr", num_samples=3)
     no_logits = FidelityMetrics(metrics="fid,is", feature_extractor=FeaturesOnly(), cache_dir=tmp_path, **OPTIONS)
     gan = digits_gan()
     with pytest.raises(ValueError, match="Inception Score needs class logits"):
         trainer(tmp_path, max_steps=2, callbacks=[no_logits]).fit(gan, DigitsDataModule(batch_size=16))
     assert gan.global_step == 0
-    too_few = FidelityMetrics(
-        metrics="kid", num_samples=2000, kid_subset_size=1800, feature_extractor=FeaturesOnly(), cache_dir=tmp_path
-    )
-    with pytest.raises(ValueError, match="1797 images, fewer than kid_subset_size=1800"):
-        trainer(tmp_path, max_steps=2, callbacks=[too_few]).fit(digits_gan(), DigitsDataModule(batch_size=16))
+
+
+def test_a_real_set_smaller_than_the_kid_subset_uses_the_whole_set_with_a_warning(tmp_path):
+    small = FidelityMetrics(
+        metrics="kid", num_samples=2000, kid_subset_size=1800, kid_subsets=2, feature_extractor=FeaturesOnly(),
+        cache_dir=tmp_path, progress=False,
+    )  # fmt: skip
+    with pytest.warns(
+        UserWarning, match="real set has 1797 images, fewer than kid_subset_size=1800; KID uses subsets of 1797"
+    ):
+        trainer(tmp_path, max_steps=2, callbacks=[small]).fit(digits_gan(), DigitsDataModule(batch_size=16))
+    assert small._kid_subset == 1797 and math.isfinite(small.last["val/kid"])
 
 
 def test_evaluating_a_checkpoint_without_a_recorded_data_set_says_to_pass_real_images(tmp_path):

@@ -61,8 +61,8 @@ def sets(tmp_path_factory):
 def ours(sets):
     """``lightning-gan evaluate --real DIR --fake DIR`` with the test's weights, as a user runs it."""
     out = sets["root"] / "out" / "metrics.json"
-    args = ["--real", str(sets["real"]), "--fake", str(sets["fake"]), "--metrics", "fid,is,kid", "--json", str(out)]
-    args += ["--weights", str(sets["weights"]), "--kid-subset-size", str(KID_SUBSET)]
+    args = ["--real", str(sets["real"]), "--fake", str(sets["fake"]), "--metrics", "fid,is,kid,pr,dc"]
+    args += ["--json", str(out), "--weights", str(sets["weights"]), "--kid-subset-size", str(KID_SUBSET)]
     with contextlib.redirect_stdout(io.StringIO()) as printed:
         returned = evaluate_main([*args, "--cache-dir", str(sets["root"] / "cache"), "--device", "cpu"])
     return {"json": json.loads(out.read_text()), "returned": returned, "printed": printed.getvalue()}
@@ -82,6 +82,9 @@ def test_fid_is_and_kid_match_torch_fidelity(sets, ours):
         isc=True,
         kid=True,
         kid_subset_size=KID_SUBSET,
+        prc=True,  # on the same InceptionV3 pool features (its default for prc is VGG16, a download)
+        feature_extractor="inception-v3-compat",
+        feature_layer_prc="2048",
         feature_extractor_weights_path=str(sets["weights"]),
         cache=False,
         verbose=False,
@@ -95,11 +98,14 @@ def test_fid_is_and_kid_match_torch_fidelity(sets, ours):
     assert ours["kid_std"] == pytest.approx(theirs["kernel_inception_distance_std"], rel=1e-2)
     assert ours["is_mean"] == pytest.approx(theirs["inception_score_mean"], rel=1e-4)
     assert ours["is_std"] == pytest.approx(theirs["inception_score_std"], rel=1e-2, abs=1e-6)
+    assert ours["precision"] == pytest.approx(theirs["precision"], abs=1e-6)
+    assert ours["recall"] == pytest.approx(theirs["recall"], abs=1e-6)
 
 
 @pytest.mark.slow
 def test_the_command_prints_a_table_and_writes_the_asked_for_keys(ours):
-    assert set(ours["json"]) == {"fid", "is_mean", "is_std", "kid_mean", "kid_std"}
+    assert set(ours["json"]) == {"fid", "is_mean", "is_std", "kid_mean", "kid_std", "precision", "recall", "density",
+                                 "coverage"}  # fmt: skip
     assert ours["json"] == pytest.approx(ours["returned"])
     lines = ours["printed"].splitlines()
     assert lines[0].split() == ["metric", "value"]

@@ -1,4 +1,4 @@
-"""FID, Inception Score and KID of generated images during training."""
+"""FID, Inception Score, KID, precision/recall and density/coverage of generated images during training."""
 
 from __future__ import annotations
 
@@ -18,22 +18,75 @@ from lightning_gan.metrics.features import (
     describe_real,
     generator_features,
 )
-from lightning_gan.metrics.fidelity import fidelity_metrics, parse_metrics
+from lightning_gan.metrics.fidelity import fidelity_metrics, kid_subset_for, parse_metrics
 from lightning_gan.metrics.inception import FeatureExtractor, InceptionV3, extractor_fingerprint
 
-__all__ = ["FidelityMetrics"]
+__all__ = ["FidelityMetrics", "real_features", "training_set"]
 
-_LOWER_IS_BETTER = {"fid": True, "is": False, "kid": True}
+# metric name -> what it logs: (logged name, key in fidelity_metrics' result, key of its std or None)
+_LOGGED = {
+    "fid": [("fid", "fid", None)],
+    "is": [("is", "is_mean", "is_std")],
+    "kid": [("kid", "kid_mean", "kid_std")],
+    "pr": [("precision", "precision", None), ("recall", "recall", None)],
+    "dc": [("density", "density", None), ("coverage", "coverage", None)],
+}
+_LOWER_IS_BETTER = {"fid", "kid"}  # every other logged value is better when higher
+
+
+def training_set(trainer: L.Trainer, owner: str) -> Any:
+    """The training set of the run's data module (what the metrics compare with)."""
+    datamodule = trainer.datamodule
+    dataset = getattr(datamodule, "train_dataset", None)
+    if dataset is None and datamodule is not None:
+        dataset = datamodule.train_dataloader().dataset
+    if dataset is None:
+        raise ValueError(f"{owner} measures against the training set of a LightningDataModule: pass datamodule= to fit")
+    return dataset
+
+
+def real_features(
+    trainer: L.Trainer,
+    extractor: nn.Module,
+    cache: RealFeatureCache | None,
+    *,
+    owner: str,
+    batch_size: int,
+    num_workers: int | None,
+    progress: bool,
+) -> Features:
+    """Features of every training image once, on every rank (a collective under DDP); read from and
+    written to ``cache`` (keyed by data set and metric network) unless it is None."""
+    dataset = training_set(trainer, owner)
+    workers = num_workers if num_workers is not None else getattr(trainer.datamodule, "num_workers", 0)
+
+    def compute() -> Features:
+        return dataset_features(
+            dataset,
+            extractor,
+            batch_size=batch_size,
+            num_workers=workers,
+            device=trainer.lightning_module.device,
+            progress=progress,
+        )
+
+    if cache is None:
+        return compute()
+    description = {**describe_real(trainer.datamodule, dataset), "extractor": extractor_fingerprint(extractor)}
+    return cache.get(description, compute)
 
 
 class FidelityMetrics(L.Callback):
-    """FID, IS and KID of ``num_samples`` generated images against the training set.
+    """FID, IS, KID, precision/recall and density/coverage of ``num_samples`` generated images against
+    the training set, all from one pass of the metric network.
 
     Runs every ``every_n_steps`` generator iterations, at the last iteration (``max_steps``) and at
     the end of a fit that ended otherwise (not on an interrupt). Logs ``val/fid``, ``val/is``
-    (``val/is_std``), ``val/kid`` (``val/kid_std``) and the best value so far as ``val/<name>_best``
-    to every logger, at the generator iteration; ``ModelCheckpoint(monitor="val/fid")`` sees them.
-    The best values are kept in the callback's checkpoint state, so a resumed run goes on from them.
+    (``val/is_std``), ``val/kid`` (``val/kid_std``), ``val/precision`` and ``val/recall`` (``"pr"``),
+    ``val/density`` and ``val/coverage`` (``"dc"``), and the best value so far of each as
+    ``val/<name>_best`` (lowest FID and KID, highest of the others) to every logger, at the generator
+    iteration; ``ModelCheckpoint(monitor="val/fid")`` sees them. The best values are kept in the
+    callback's checkpoint state, so a resumed run goes on from them.
 
     The numbers follow torch-fidelity's protocol with its InceptionV3 (comparable with published
     tables when ``num_samples`` and the real set match theirs: 50,000 against the CIFAR-10
@@ -45,7 +98,7 @@ class FidelityMetrics(L.Callback):
     (``cache_dir``) per data set, size, split and metric network, and kept in memory during the run.
 
     Args:
-        metrics: any of ``"fid"``, ``"is"``, ``"kid"`` (a list, or one comma-separated string).
+        metrics: any of ``"fid"``, ``"is"``, ``"kid"``, ``"pr"``, ``"dc"`` (a list, or one comma-separated string).
         num_samples: generated images per evaluation.
         every_n_steps: generator iterations between evaluations; ``None``: only at the end.
         batch_size: images per forward pass of the metric network.
@@ -56,6 +109,8 @@ class FidelityMetrics(L.Callback):
             ``~/.cache/lightning_gan``).
         seed: seed of the evaluation noise (the same images' noise at every evaluation).
         isc_splits, kid_subsets, kid_subset_size: torch-fidelity's protocol settings.
+        pr_k: nearest neighbours of precision and recall (3, as Kynkaanniemi et al. and torch-fidelity).
+        dc_k: nearest neighbours of density and coverage (5, as Naeem et al. and StudioGAN).
         num_workers: data loader workers for the real images (default: the data module's ``num_workers``).
         progress: show a progress bar while extracting features.
     """
@@ -74,6 +129,8 @@ class FidelityMetrics(L.Callback):
         isc_splits: int = 10,
         kid_subsets: int = 100,
         kid_subset_size: int = 1000,
+        pr_k: int = 3,
+        dc_k: int = 5,
         num_workers: int | None = None,
         progress: bool = True,
     ) -> None:
@@ -84,6 +141,8 @@ class FidelityMetrics(L.Callback):
             ("isc_splits", isc_splits, 1),
             ("kid_subsets", kid_subsets, 1),
             ("kid_subset_size", kid_subset_size, 2),
+            ("pr_k", pr_k, 1),
+            ("dc_k", dc_k, 1),
         ]:
             _check_int("FidelityMetrics", name, value, minimum)
         if every_n_steps is not None:
@@ -97,6 +156,11 @@ class FidelityMetrics(L.Callback):
             )
         if "is" in self.metrics and num_samples < isc_splits:
             raise ValueError(f"FidelityMetrics(num_samples={num_samples}): IS needs at least isc_splits={isc_splits}")
+        if "pr" in self.metrics and num_samples < pr_k + 1:
+            raise ValueError(
+                f"FidelityMetrics(num_samples={num_samples}, pr_k={pr_k}): precision/recall needs at least pr_k + 1 "
+                "generated samples (each sample's k-th nearest other sample)"
+            )
         if feature_extractor is not None and weights is not None:
             raise ValueError("FidelityMetrics: pass weights (for InceptionV3) or feature_extractor, not both")
         if feature_extractor is not None and not isinstance(feature_extractor, nn.Module):
@@ -104,6 +168,8 @@ class FidelityMetrics(L.Callback):
         self.num_samples, self.every_n_steps, self.batch_size = num_samples, every_n_steps, batch_size
         self.weights, self.seed, self.num_workers, self.progress = weights, seed, num_workers, progress
         self.isc_splits, self.kid_subsets, self.kid_subset_size = isc_splits, kid_subsets, kid_subset_size
+        self._kid_subset = kid_subset_size  # what KID uses: smaller for a real set smaller than this
+        self.pr_k, self.dc_k = pr_k, dc_k
         self.cache = RealFeatureCache(cache_dir)
         self.feature_extractor = feature_extractor
         self._extractor: nn.Module | None = None  # built at fit start; never part of the LightningModule
@@ -121,12 +187,15 @@ class FidelityMetrics(L.Callback):
             user = self.feature_extractor
             self._extractor = InceptionV3(self.weights) if user is None else FeatureExtractor(user)
         self._extractor.to(pl_module.device)
-        dataset = self._real_dataset(trainer)
-        if "kid" in self.metrics and len(dataset) < self.kid_subset_size:
-            raise ValueError(
-                f"FidelityMetrics: the real set has {len(dataset)} images, fewer than kid_subset_size="
-                f"{self.kid_subset_size}: lower kid_subset_size"
-            )
+        dataset = training_set(trainer, "FidelityMetrics")
+        if "kid" in self.metrics:  # a small folder: subsets of the whole real set, with a warning now
+            self._kid_subset = kid_subset_for(self.num_samples, len(dataset), self.kid_subset_size)
+        for name, k in (("pr", self.pr_k), ("dc", self.dc_k)):
+            if name in self.metrics and len(dataset) < k + 1:
+                raise ValueError(
+                    f"FidelityMetrics: the real set has {len(dataset)} images; {name} with {name}_k={k} needs at "
+                    f"least {k + 1}: lower {name}_k"
+                )
         # one dry run on two generated images: a wrong extractor fails now, not after hours of training
         _, logits = self._extractor(pl_module.generate(2, seed=self.seed).float())
         if "is" in self.metrics and logits is None:
@@ -134,17 +203,6 @@ class FidelityMetrics(L.Callback):
                 f"FidelityMetrics: the Inception Score needs class logits, and {type(self.feature_extractor).__name__} "
                 "returns features only: return (features, logits) from it, or drop 'is' from metrics"
             )
-
-    def _real_dataset(self, trainer: L.Trainer) -> Any:
-        datamodule = trainer.datamodule
-        dataset = getattr(datamodule, "train_dataset", None)
-        if dataset is None and datamodule is not None:
-            dataset = datamodule.train_dataloader().dataset
-        if dataset is None:
-            raise ValueError(
-                "FidelityMetrics measures against the training set of a LightningDataModule: pass datamodule= to fit"
-            )
-        return dataset
 
     # ---------------------------------------------------------------- when
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
@@ -163,24 +221,14 @@ class FidelityMetrics(L.Callback):
         assert self._extractor is not None, "FidelityMetrics.evaluate runs after fit start"
         device = pl_module.device
         if self._real is None:
-            dataset = self._real_dataset(trainer)
-            description = {
-                **describe_real(trainer.datamodule, dataset),
-                "extractor": extractor_fingerprint(self._extractor),
-            }
-            workers = (
-                self.num_workers if self.num_workers is not None else getattr(trainer.datamodule, "num_workers", 0)
-            )
-            self._real = self.cache.get(
-                description,
-                lambda: dataset_features(
-                    dataset,
-                    self._extractor,
-                    batch_size=self.batch_size,
-                    num_workers=workers,
-                    device=device,
-                    progress=self.progress,
-                ),
+            self._real = real_features(
+                trainer,
+                self._extractor,
+                self.cache,
+                owner="FidelityMetrics",
+                batch_size=self.batch_size,
+                num_workers=self.num_workers,
+                progress=self.progress,
             )
         fake = generator_features(
             lambda count, seed: pl_module.generate(count, seed=seed),
@@ -198,20 +246,21 @@ class FidelityMetrics(L.Callback):
             self._real,
             isc_splits=self.isc_splits,
             kid_subsets=self.kid_subsets,
-            kid_subset_size=self.kid_subset_size,
+            kid_subset_size=self._kid_subset,
+            pr_k=self.pr_k,
+            dc_k=self.dc_k,
             device=device,
         )
         logged: dict[str, float] = {}
-        for name in self.metrics:
-            key = {"fid": "fid", "is": "is_mean", "kid": "kid_mean"}[name]
-            value = values[key]
-            logged[f"val/{name}"] = value
-            if name != "fid":
-                logged[f"val/{name}_std"] = values[f"{name}_std"]
-            best = self.best.get(name)
-            if best is None or (value < best if _LOWER_IS_BETTER[name] else value > best):
-                self.best[name] = value
-            logged[f"val/{name}_best"] = self.best[name]
+        for metric in self.metrics:
+            for name, key, std_key in _LOGGED[metric]:
+                value = logged[f"val/{name}"] = values[key]
+                if std_key is not None:
+                    logged[f"val/{name}_std"] = values[std_key]
+                best = self.best.get(name)
+                if best is None or (value < best if name in _LOWER_IS_BETTER else value > best):
+                    self.best[name] = value
+                logged[f"val/{name}_best"] = self.best[name]
         self.last, self.last_step = logged, trainer.global_step
         if trainer.is_global_zero:
             for logger in trainer.loggers:
