@@ -1,5 +1,6 @@
 """``lightning-gan evaluate``: FID / IS / KID / precision-recall / density-coverage between two image folders,
-or of a checkpoint against its data set."""
+or of a checkpoint against its data set; ``lightning-gan neighbours``: a checkpoint's samples beside their
+nearest training images."""
 
 from __future__ import annotations
 
@@ -24,8 +25,16 @@ from lightning_gan.metrics.features import (
 )
 from lightning_gan.metrics.fidelity import fidelity_metrics, parse_metrics
 from lightning_gan.metrics.inception import FeatureExtractor, InceptionV3, extractor_fingerprint
+from lightning_gan.metrics.neighbours import Neighbours, PixelFeatures, _image, find_neighbours
 
-__all__ = ["evaluate_checkpoint", "evaluate_folders", "evaluate_main", "format_table"]
+__all__ = [
+    "checkpoint_neighbours",
+    "evaluate_checkpoint",
+    "evaluate_folders",
+    "evaluate_main",
+    "format_table",
+    "neighbours_main",
+]
 
 
 def _extractor(weights: str | os.PathLike[str] | None, feature_extractor: nn.Module | None, device: str) -> nn.Module:
@@ -212,3 +221,100 @@ def evaluate_main(argv: list[str]) -> dict[str, float]:
         Path(args.json_out).write_text(json.dumps(values, indent=2) + "\n")
     return values
 
+
+def checkpoint_neighbours(
+    checkpoint: str | os.PathLike[str],
+    num_samples: int = 8,
+    k: int = 5,
+    *,
+    space: str = "features",
+    real: str | os.PathLike[str] | None = None,
+    weights: str | os.PathLike[str] | None = None,
+    feature_extractor: nn.Module | None = None,
+    batch_size: int = 100,
+    device: str = "cpu",
+    cache_dir: str | os.PathLike[str] | None = None,
+    seed: int = 0,
+    progress: bool = False,
+) -> Neighbours:
+    """``num_samples`` images of a checkpoint (``generate(num_samples, seed=seed)``) and their ``k`` nearest
+    training images (the data module recorded in the checkpoint, or the folder ``real``).
+
+    ``space="features"`` searches in the metric network's features (InceptionV3 from ``weights``, or
+    ``feature_extractor``), with the real features cached as ``evaluate`` caches them;
+    ``space="pixels"`` in root-mean-square pixel distance (:class:`~lightning_gan.metrics.neighbours.PixelFeatures`).
+    """
+    from lightning_gan.sampling import load_gan
+
+    if space not in ("features", "pixels"):
+        raise ValueError(f"space={space!r}: expected 'features' or 'pixels'")
+    if space == "pixels" and (weights is not None or feature_extractor is not None):
+        raise ValueError("space='pixels' compares pixels: weights and feature_extractor are for space='features'")
+    for name, value in (("num_samples", num_samples), ("k", k)):
+        if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+            raise ValueError(f"{name}={value!r}: expected an int >= 1")
+    gan = load_gan(checkpoint, map_location=device)
+    samples = gan.generate(num_samples, seed=seed).float()
+    if samples.dim() != 4:
+        raise ValueError(f"the checkpoint makes samples of shape {tuple(samples.shape[1:])}: neighbours needs images")
+    real_set, description = _real_set(checkpoint, real)
+    options: dict[str, Any] = {"batch_size": batch_size, "device": device, "progress": progress}
+    if space == "pixels":
+        channels = max(samples.shape[1], _image(real_set[0]).shape[0])  # grey samples against an RGB folder
+        net: nn.Module = FeatureExtractor(PixelFeatures(channels)).to(device)
+        real_features = dataset_features(real_set, net, **options)  # not cached: it is the images themselves
+    else:
+        net = _extractor(weights, feature_extractor, device)
+        real_features = _real_features(real_set, description, net, cache_dir, options)
+    with torch.no_grad():
+        sample_features = net(samples)[0]
+    return find_neighbours(samples, sample_features, real_features.features.to(device), real_set, k)
+
+
+def neighbours_main(argv: list[str]) -> Neighbours:
+    """``lightning-gan neighbours CKPT --num N --k K --out FILE.png [--space features|pixels]``."""
+    parser = argparse.ArgumentParser(
+        prog="lightning-gan neighbours",
+        description="Generated samples beside their K nearest training images, with the distances: "
+        "is the generator copying its training images?",
+    )
+    parser.add_argument("checkpoint", help="a checkpoint written by training")
+    parser.add_argument("--num", type=int, default=8, help="generated samples, one row each (default 8)")
+    parser.add_argument("--k", type=int, default=5, help="nearest training images per sample (default 5)")
+    parser.add_argument("--out", required=True, help="the picture, a .png file")
+    parser.add_argument(
+        "--space",
+        choices=("features", "pixels"),
+        default="features",
+        help="distances between InceptionV3 features (default) or between pixels (root-mean-square, [-1, 1] scale)",
+    )
+    parser.add_argument("--real", help="folder of real images to search instead of the checkpoint's data set")
+    parser.add_argument("--weights", help="local InceptionV3 weights file in torch-fidelity's format (no download)")
+    parser.add_argument("--seed", type=int, default=0, help="noise seed of the samples (default 0)")
+    parser.add_argument("--batch-size", type=int, default=100, help="images per forward pass (default 100)")
+    parser.add_argument("--cache-dir", help="where real features are cached (default ~/.cache/lightning_gan)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = parser.parse_args(argv)
+    for option, value in (("--num", args.num), ("--k", args.k)):
+        if value < 1:
+            parser.error(f"{option} {value}: expected at least 1")
+    if Path(args.out).suffix.lower() != ".png":
+        parser.error(f"--out {args.out!r}: expected a .png file")
+    if args.space == "pixels" and args.weights:
+        parser.error("--weights is the metric network of --space features, not of --space pixels")
+    result = checkpoint_neighbours(
+        args.checkpoint,
+        args.num,
+        args.k,
+        space=args.space,
+        real=args.real,
+        weights=args.weights,
+        batch_size=args.batch_size,
+        device=args.device,
+        cache_dir=args.cache_dir,
+        seed=args.seed,
+        progress=True,
+    )
+    print(result.table())
+    print(f"wrote {result.picture(args.out)}")
+    return result

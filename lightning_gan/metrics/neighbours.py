@@ -129,7 +129,7 @@ class Neighbours:
     def table(self) -> str:
         """One line per sample: ``sample  d_1 (#index)  d_2 (#index) ...``."""
         k = self.distances.shape[1]
-        lines = ["sample  " + "  ".join(f"{f'neighbour {n + 1}':<20}" for n in range(k))]
+        lines = [("sample  " + "  ".join(f"{f'neighbour {n + 1}':<20}" for n in range(k))).rstrip()]
         for row, (ds, ix) in enumerate(zip(self.distances.tolist(), self.indices.tolist())):
             cells = [f"{f'{d:.4g} (#{i})':<20}" for d, i in zip(ds, ix)]
             lines.append(f"{row:<6}  " + "  ".join(cells).rstrip())
