@@ -139,6 +139,15 @@ def test_feature_space_finds_the_copied_digits_too_and_caches_the_real_features(
     assert extractor.images_seen == NUM  # the real features came from the cache
 
 
+def test_the_console_script_runs_the_neighbours_command(monkeypatch, capsys):
+    from lightning_gan.cli import main
+
+    monkeypatch.setattr("sys.argv", ["lightning-gan", "neighbours", "m.ckpt", "--out", "x.png", "--k", "0"])
+    with pytest.raises(SystemExit):
+        main()
+    assert "lightning-gan neighbours: error: --k 0: expected at least 1" in capsys.readouterr().err
+
+
 def test_bad_arguments_are_named(tmp_path, capsys):
     for args, message in [
         (["m.ckpt", "--out", "x.png", "--k", "0"], "--k 0: expected at least 1"),

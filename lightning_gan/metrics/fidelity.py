@@ -127,15 +127,20 @@ def fidelity_metrics(
     on ``device`` (default: where the features are; a GPU makes them quick).
     """
     names = parse_metrics(metrics)
-    out: dict[str, float] = {}
-    prdc = [name for name in names if name in PRDC_METRICS]
-    if prdc:
-        if real is None:
-            raise ValueError(f"{' and '.join(prdc)} compare two sets: pass the real features too")
-        fake_features = fake.features.to(device or fake.features.device)  # the distances are computed there
-        out.update(precision_recall_density_coverage(fake_features, real.features, metrics=prdc, pr_k=pr_k, dc_k=dc_k))
+    out: dict[str, float] = {}  # in the order asked for
+    neighbourhoods: dict[str, float] | None = None
     for name in names:
         if name in PRDC_METRICS:
+            if real is None:
+                raise ValueError(f"{name} compares two sets: pass the real features too")
+            if neighbourhoods is None:  # "pr" and "dc" share their distance passes
+                asked = [m for m in names if m in PRDC_METRICS]
+                fake_features = fake.features.to(device or fake.features.device)  # the distances are computed there
+                neighbourhoods = precision_recall_density_coverage(
+                    fake_features, real.features, metrics=asked, pr_k=pr_k, dc_k=dc_k
+                )
+            keys = ("precision", "recall") if name == "pr" else ("density", "coverage")
+            out.update({key: neighbourhoods[key] for key in keys})
             continue
         if name == "is":
             if fake.logits is None:
