@@ -260,4 +260,6 @@ def describe_real(datamodule: Any, dataset: Sequence[Any]) -> dict[str, Any]:
         "split": getattr(datamodule, "split", "train"),
         "dims": list(getattr(datamodule, "dims", []) or []),
         "count": len(dataset),
+        # a limited-data run measures against its subset: which images, not only how many
+        "subset": [getattr(datamodule, "subset", None), getattr(datamodule, "subset_seed", None)],
     }
