@@ -1,5 +1,6 @@
 import os
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -23,6 +24,17 @@ def no_wandb_credentials(tmp_path, monkeypatch):
     import wandb
 
     wandb.teardown()  # wandb keeps process-wide settings; the next test starts clean
+
+
+@pytest.fixture(scope="session")
+def ddp_launch(tmp_path_factory) -> Path:
+    """One torchrun launch of tests/ddp/worker.py (starting processes is the slow part), shared with
+    test_prdc_ddp.py: both modules are in the "ddp" xdist group, so one worker runs them and this once."""
+    out = tmp_path_factory.mktemp("ddp")
+    from tests.ddp import torchrun, worker
+
+    torchrun(str(Path(worker.__file__)), str(out), cwd=out)
+    return out
 
 
 # The longest tests, longest first (seconds in a CI run: grid25 ~250 per seed, digits_dcgan ~140,

@@ -2,10 +2,6 @@
 
 import csv
 import io
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,31 +12,12 @@ from .helpers import trainer
 
 pytestmark = pytest.mark.xdist_group("ddp")  # one worker runs the module: its module fixtures run once
 
-TORCHRUN = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or "torchrun"
 RECIPES = Path(__file__).parents[1] / "recipes"
 
 
-def torchrun(*args: str, cwd: Path, timeout: int = 240) -> subprocess.CompletedProcess:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled", "PYTHONPATH": str(Path(__file__).parents[1])}
-    command = [TORCHRUN, "--nproc_per_node", "2", "--master_port", str(_free_port()), *args]
-    result = subprocess.run(command, check=False, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
-    return result
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def ranks(tmp_path_factory) -> list[dict]:
-    out = tmp_path_factory.mktemp("ddp")
-    torchrun(str(Path(worker.__file__)), str(out), cwd=out)
-    return [torch.load(out / f"rank{r}.pt") for r in range(2)]
+def ranks(ddp_launch) -> list[dict]:
+    return [torch.load(ddp_launch / f"rank{r}.pt") for r in range(2)]
 
 
 def test_plain_ddp_trains_a_gan_with_both_networks_in_one_wrapper(ranks):

@@ -10,7 +10,7 @@ import pytest
 import torch
 import yaml
 
-from .test_ddp import TORCHRUN, _free_port
+from .ddp import TORCHRUN, _free_port
 
 RECIPES = Path(__file__).parents[1] / "recipes"
 CPU_RECIPES = sorted(

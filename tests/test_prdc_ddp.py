@@ -3,8 +3,6 @@ exactly the asked-for generated images and every real image once, so the numbers
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 
@@ -13,15 +11,13 @@ from lightning_gan.metrics.features import dataset_features, generator_features
 from lightning_gan.sampling import load_gan
 
 from .ddp import prdc_worker as worker
-from .test_ddp import torchrun
 
-pytestmark = pytest.mark.xdist_group("prdc_ddp")  # one worker runs the module: its module fixture runs once
+pytestmark = pytest.mark.xdist_group("ddp")  # with test_ddp.py on one worker: they share one torchrun launch
 
 
 @pytest.fixture(scope="module")
-def launch(tmp_path_factory):
-    out = tmp_path_factory.mktemp("prdc_ddp")
-    torchrun(str(Path(worker.__file__)), str(out), cwd=out)
+def launch(ddp_launch):
+    out = ddp_launch / "prdc"  # tests/ddp/worker.py runs tests/ddp/prdc_worker.py's fit there
     return out, [torch.load(out / f"rank{r}.pt") for r in range(2)]
 
 

@@ -1,4 +1,4 @@
-"""Run under ``torchrun --nproc_per_node 2`` (gloo, CPU) by tests/test_prdc_ddp.py; writes ``rank{r}.pt`` to OUT.
+"""Run inside tests/ddp/worker.py's torchrun launch (gloo, CPU) for tests/test_prdc_ddp.py; writes ``rank{r}.pt`` to OUT.
 
 A DCGAN trained for 2 iterations with ``FidelityMetrics("pr,dc")`` over 63 real images (a distributed
 sampler would pad them to 64) and 25 generated ones (not a multiple of the process count or of the
@@ -48,6 +48,7 @@ def gan() -> GANModule:
 
 
 def main(out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
     metrics = FidelityMetrics(
         "pr,dc", NUM_SAMPLES, every_n_steps=None, batch_size=METRIC_BATCH, feature_extractor=FirstPixels(),
         cache_dir=out / "cache", progress=False,

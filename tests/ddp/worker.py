@@ -10,7 +10,8 @@ Several fits in one launch (starting processes is the slow part):
 4. exact resume with Lightning's distributed sampler, for a toy and an image data module: ``RESUME_TOTAL``
    iterations straight, and ``RESUME_STOP`` (mid-epoch) then resumed from ``last.ckpt`` to ``RESUME_TOTAL``;
 5. ``nonfinite="skip"`` when only rank 1's loss is NaN, with a plain and with a fused optimizer;
-6. regularizer state (a running mean of D's logits; LeCam's) when each rank trains on its own shard of the data.
+6. regularizer state (a running mean of D's logits; LeCam's) when each rank trains on its own shard of the data;
+7. precision/recall, density/coverage and the neighbour picture (tests/ddp/prdc_worker.py, into OUT/prdc).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from lightning_gan.callbacks import FidelityMetrics, SampleGrid
 from lightning_gan.data import DigitsDataModule, GridDataModule
 from lightning_gan.nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
 from lightning_gan.regularizers import R1, LeCam
+from tests.ddp import prdc_worker
 from tests.helpers import RealLogitEMA
 
 STEPS = 6
@@ -241,6 +243,7 @@ def main(out: Path) -> None:
         },
         out / f"rank{rank}.pt",
     )
+    prdc_worker.main(out / "prdc")  # precision/recall/density/coverage and the neighbour picture
 
 
 if __name__ == "__main__":
