@@ -31,7 +31,7 @@ def load_gan(checkpoint: str | Path, map_location: str | torch.device = "cpu") -
         cls = import_class(class_path, "GANModule")
         if not (isinstance(cls, type) and issubclass(cls, GANModule)):
             raise TypeError(f"the checkpoint names {class_path!r}, which is not a GANModule subclass")
-    return cls.load_from_checkpoint(path, map_location=map_location)
+    return cls.load_from_checkpoint(path, map_location=map_location, weights_only=True)  # networks are records
 
 
 def save_samples(samples: Tensor, out: str | Path, *, nrow: int | None = None) -> list[Path]:
