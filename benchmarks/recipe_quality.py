@@ -1,10 +1,15 @@
 """Train the recipes that run on a CPU and print the numbers quoted in docs/recipes.md, as JSON lines.
 
-    python benchmarks/recipe_quality.py                      # gaussian1d, ring8, grid25, digits_dcgan, digits_cgan
+    python benchmarks/recipe_quality.py       # gaussian1d, ring8, grid25, digits_dcgan, digits_cgan, digits_stylegan2
     python benchmarks/recipe_quality.py grid25 --seeds 0 1 2
+    python benchmarks/recipe_quality.py digits_dcgan --seeds 0 1 --at 1200 2400 3600
 
 Each run uses its recipe unchanged (W&B, figures and checkpoints off) and reports its wall time on
-this machine, single process, one thread.
+this machine, single process, one thread. ``--at`` (digits recipes) trains to the largest budget
+given and scores the model at each one on the way: the recipes have no schedule tied to
+``max_steps``, so the model at iteration N is the one a run with ``--trainer.max_steps N`` ends with.
+Each line then also carries ``cpu_seconds``, the process CPU time spent training up to N (scoring
+excluded), which contention from other processes inflates less than the wall time.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import lightning as L
 import torch
 from scipy import stats
 
@@ -37,6 +43,11 @@ QUIET = [
 GAUSSIAN_TARGETS = [(4.0, 0.5), (0.0, 1.0), (-3.0, 2.0)]
 
 
+def recipe_path(recipe: str) -> Path:
+    """A recipe's name (``digits_dcgan``), or the path of a YAML file (a variant being tried)."""
+    return Path(recipe) if recipe.endswith(".yaml") else RECIPES / f"{recipe}.yaml"
+
+
 def run(recipe: str, seed: int, *overrides: str) -> tuple[object, float]:
     with tempfile.TemporaryDirectory() as root:
         start = time.perf_counter()
@@ -44,7 +55,7 @@ def run(recipe: str, seed: int, *overrides: str) -> tuple[object, float]:
             [
                 "fit",
                 "--config",
-                str(RECIPES / f"{recipe}.yaml"),
+                str(recipe_path(recipe)),
                 "--trainer.default_root_dir",
                 root,
                 "--seed_everything",
@@ -86,29 +97,86 @@ def coverage(recipe: str, seed: int) -> None:
     print(json.dumps({"recipe": recipe, "seed": seed, **result, "seconds": round(seconds, 1)}), flush=True)
 
 
-def digits(recipe: str, seed: int) -> None:
-    cli, seconds = run(recipe, seed)
-    reference = DigitsReference(size=16)
-    labels = torch.arange(1000) % 10 if cli.model.num_classes else None
-    result = reference.score(cli.model.generate(1000, seed=123, labels=labels), labels)
+def digits_score(model, reference: DigitsReference) -> dict[str, object]:
+    """The numbers of tests/test_image_quality.py: 1,000 samples from seed 123 (100 per class when conditional)."""
+    labels = torch.arange(1000) % 10 if model.num_classes else None
+    samples = model.generate(1000, seed=123, labels=labels)
+    # images live in [-1, 1] and every image writer clamps to it; a tanh generator is there already,
+    # StyleGAN2's (no tanh) strays a little outside
+    result = reference.score(samples.clamp(-1, 1), labels)
+    result["outside_range"] = float((samples.abs() > 1).float().mean())
     result["class_fractions"] = [round(f, 3) for f in result["class_fractions"]]  # type: ignore[union-attr]
     real = {"real_confidence": reference.real_confidence, "real_frechet": reference.real_frechet}
-    rounded = {k: round(v, 4) if isinstance(v, float) else v for k, v in {**result, **real}.items()}
-    print(json.dumps({"recipe": recipe, "seed": seed, **rounded, "seconds": round(seconds, 1)}), flush=True)
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in {**result, **real}.items()}
 
 
-MEASURES = {"gaussian1d": gaussian1d, "digits_dcgan": digits, "digits_cgan": digits}
+class ScoreAt(L.Callback):
+    """Score the model after the given generator iterations, printing one JSON line each."""
+
+    def __init__(self, recipe: str, seed: int, steps: list[int], reference: DigitsReference) -> None:
+        self.recipe, self.seed, self.steps, self.reference = recipe, seed, set(steps), reference
+        self.start_wall, self.start_cpu, self.scoring_wall, self.scoring_cpu = 0.0, 0.0, 0.0, 0.0
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.start_wall, self.start_cpu = time.perf_counter(), time.process_time()
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: object) -> None:
+        if trainer.global_step not in self.steps:
+            return
+        wall, cpu = time.perf_counter(), time.process_time()
+        line = {"recipe": self.recipe, "seed": self.seed, "steps": trainer.global_step}
+        line.update(digits_score(pl_module, self.reference))
+        line["seconds"] = round(wall - self.start_wall - self.scoring_wall, 1)
+        line["cpu_seconds"] = round(cpu - self.start_cpu - self.scoring_cpu, 1)
+        print(json.dumps(line), flush=True)
+        self.scoring_wall += time.perf_counter() - wall
+        self.scoring_cpu += time.process_time() - cpu
+
+
+def digits(recipe: str, seed: int, at: list[int] | None = None) -> None:
+    reference = DigitsReference(size=16)
+    if at:
+        score = ScoreAt(recipe, seed, at, reference)
+        _run_with(recipe, seed, score, "--trainer.max_steps", str(max(at)))
+        return
+    cli, seconds = run(recipe, seed)
+    print(
+        json.dumps(
+            {"recipe": recipe, "seed": seed, **digits_score(cli.model, reference), "seconds": round(seconds, 1)}
+        ),
+        flush=True,
+    )
+
+
+def _run_with(recipe: str, seed: int, callback: L.Callback, *overrides: str) -> None:
+    """Build the recipe's run as :func:`run` does, add ``callback``, and train."""
+    with tempfile.TemporaryDirectory() as root:
+        cli = run_cli(
+            ["--config", str(recipe_path(recipe)), "--trainer.default_root_dir", root,
+             "--seed_everything", str(seed), *QUIET, *overrides],
+            run=False,
+        )  # fmt: skip
+        cli.trainer.callbacks.append(callback)
+        cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+
+
+MEASURES = {"gaussian1d": gaussian1d, "digits_dcgan": digits, "digits_cgan": digits, "digits_stylegan2": digits}
+MEASURES_ORDER = ("gaussian1d", "ring8", "grid25", "digits_dcgan", "digits_cgan", "digits_stylegan2")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("recipes", nargs="*", default=["gaussian1d", "ring8", "grid25", "digits_dcgan", "digits_cgan"])
+    parser.add_argument("recipes", nargs="*", default=[*MEASURES_ORDER])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--at", nargs="+", type=int, default=None, help="digits recipes: score at these iterations")
     args = parser.parse_args()
     torch.set_num_threads(1)
     for recipe in args.recipes:
         for seed in args.seeds:
-            MEASURES.get(recipe, coverage)(recipe, seed)
+            if recipe.endswith(".yaml") or (args.at and MEASURES.get(recipe) is digits):
+                digits(recipe, seed, args.at)
+            else:
+                MEASURES.get(recipe, coverage)(recipe, seed)
 
 
 if __name__ == "__main__":

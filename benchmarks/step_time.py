@@ -20,8 +20,9 @@ allocator's peak on a GPU, the growth of resident memory during the run on the C
 One JSON object per case (printed, and all of them written to ``--out``): the medians, the
 ratios to ``hand`` (goals: ``gan`` <= 1.10 on the CPU for DCGAN-32, <= 1.5 for the overhead-bound
 toy MLP, <= 1.05 on a GPU; ``gan_fast`` < 0.6 for DCGAN-32 at batch 128 on an H100), peak memory,
-and a loss-curve check of the fast path against the default path from the same seed over
-``--curve-iterations`` iterations. A GAN amplifies rounding differences (Adam turns the rounding
+``compile_fallbacks`` (the fast path's warnings for a network that ran eagerly, with the reason;
+empty when both ran compiled), and a loss-curve check of the fast path against the default path
+from the same seed over ``--curve-iterations`` iterations. A GAN amplifies rounding differences (Adam turns the rounding
 noise of near-zero gradients into full-size steps), so two curves that differ only in rounding
 agree to ~1e-6 at first and drift apart by ~1e-2 within ten iterations. The check therefore
 reports: ``curve_start_diff``, the difference of the first D loss (before any update: the
@@ -40,6 +41,7 @@ import os
 import statistics
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -59,9 +61,20 @@ from lightning_gan.nets import (
     MLPGenerator,
     ResNetDiscriminator,
     ResNetGenerator,
+    StyleGAN2Discriminator,
+    StyleGAN2Generator,
 )
 
 IMAGE = (3, 32, 32)
+DIGITS = (1, 16, 16)
+STYLEGAN2_WIDTHS = {"channel_base": 512, "channel_max": 64}
+
+
+def _stylegan2(shape: tuple[int, int, int]) -> tuple[nn.Module, nn.Module]:
+    generator = StyleGAN2Generator(64, shape, w_dim=64, mapping_layers=8, **STYLEGAN2_WIDTHS)
+    return generator, StyleGAN2Discriminator(shape, **STYLEGAN2_WIDTHS)
+
+
 # name: (networks, sample shape, latent size, batch size)
 CASES: dict[str, tuple[Callable[[], tuple[nn.Module, nn.Module]], tuple[int, ...], int, int]] = {
     "toy_mlp": (lambda: (MLPGenerator(2, 2), MLPDiscriminator(2)), (2,), 2, 256),
@@ -69,6 +82,11 @@ CASES: dict[str, tuple[Callable[[], tuple[nn.Module, nn.Module]], tuple[int, ...
     "dcgan32_b128": (lambda: (DCGANGenerator(128, IMAGE), DCGANDiscriminator(IMAGE)), IMAGE, 128, 128),
     # SNGAN's ResNet for 32 px (spectral norm in D), at the paper's batch size
     "snresnet32_b64": (lambda: (ResNetGenerator(128, IMAGE), ResNetDiscriminator(IMAGE)), IMAGE, 128, 64),
+    # StyleGAN2 at CPU size (the widths of recipes/digits_stylegan2.yaml: latent and w 64, 8 mapping
+    # layers, min(512 // res, 64) channels), at 16 px on the digits' one channel and at 32 px RGB;
+    # the plain game (no R1, no path length: the hand-written loop has none either), style mixing on
+    "stylegan2_16_b64": (lambda: _stylegan2(DIGITS), DIGITS, 64, 64),
+    "stylegan2_32_b64": (lambda: _stylegan2(IMAGE), IMAGE, 64, 64),
 }
 VARIANTS = ("hand", "gan", "gan_fast")
 FAST_PATH = {"channels_last": True, "compile": True}  # with fused Adam: recipes/overlays/fast.yaml
@@ -256,13 +274,16 @@ def peak_memory(device: torch.device) -> Iterator[dict[str, float]]:
 def run_case(case: str, device: torch.device, args: argparse.Namespace) -> dict[str, Any]:
     runs: dict[str, list[float]] = {variant: [] for variant in args.variants}
     peaks: dict[str, list[float]] = {variant: [] for variant in args.variants}
+    fallbacks: set[str] = set()  # the fast path's compile warnings: a network that runs eagerly, and why
     for _ in range(args.repeats):
         for variant in args.variants:
-            with peak_memory(device) as memory:
+            with peak_memory(device) as memory, warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
                 if variant == "hand":
                     times = hand_written(case, device, args.iterations, args.warmup)
                 else:
                     times = gan_module(case, device, args.iterations, args.warmup, fast=variant == "gan_fast")
+            fallbacks.update(str(w.message) for w in caught if "torch.compile could not compile" in str(w.message))
             runs[variant].append(statistics.median(times))
             if "peak_mib" in memory:
                 peaks[variant].append(memory["peak_mib"])
@@ -282,6 +303,8 @@ def run_case(case: str, device: torch.device, args: argparse.Namespace) -> dict[
     for variant, values in peaks.items():
         if values:
             result[f"{variant}_peak_mib"] = round(max(values), 1)
+    if "gan_fast" in args.variants:
+        result["compile_fallbacks"] = sorted(fallbacks)  # empty: both networks ran compiled
     if args.curve_iterations and "gan_fast" in args.variants:
         result.update(curve_check(case, device, args.curve_iterations))
     return result

@@ -1,6 +1,7 @@
 """Every recipe runs: a few generator iterations of each on stand-in data written in the on-disk
 layout its data module reads, unchanged but for the budget, the logger and, for image recipes, the
-batch size and the networks' width (full-width networks are built by test_cli's parse test)."""
+batch size and the networks' width (`width`, or StyleGAN2's `channel_max`; full-width networks are
+built by test_cli's parse test)."""
 
 from pathlib import Path
 
@@ -17,8 +18,13 @@ RECIPES = sorted((Path(__file__).parents[1] / "recipes").glob("*.yaml"))
 IMAGE_RECIPES = {
     "digits_dcgan", "digits_cgan", "mnist_dcgan", "cifar10_dcgan", "cifar10_wgan_gp", "cifar10_sngan",
     "cifar10_cgan_pd", "celeba64_dcgan", "folder_dcgan_ada", "cifar10_10pct_sngan_diffaug",
+    "digits_stylegan2", "cifar10_stylegan2_ada", "folder_stylegan2_ada",
 }  # fmt: skip
+CPU_DIGITS = {"digits_dcgan", "digits_cgan", "digits_stylegan2"}  # judged by the digits classifier, not FID
 WIDTH = 16  # a full-width SN-ResNet takes ~10 s per iteration on one CPU thread
+# the init_args that set a network's width: DCGAN and ResNet take `width`, StyleGAN2 caps its
+# widths with `channel_max` (min(channel_base // resolution, channel_max) at each resolution)
+WIDTH_ARGS = ("width", "channel_max")
 # stand-in data: (writer, enough images for a few iterations of 5 D steps at batch 4)
 STAND_INS = {
     "MNISTDataModule": lambda root: write_mnist(root, num=64),
@@ -47,7 +53,11 @@ def test_recipe_runs_a_few_iterations(recipe, tmp_path, monkeypatch):
     overrides = ["--trainer.max_steps", "2", "--trainer.logger", "false", "--trainer.enable_progress_bar", "false"]
     if recipe.stem in IMAGE_RECIPES:
         overrides += ["--data.init_args.batch_size", "4"]
-        overrides += [f"--model.init_args.{net}.init_args.width={WIDTH}" for net in ("generator", "discriminator")]
+        for net in ("generator", "discriminator"):
+            net_args = config["model"]["init_args"][net].get("init_args", {})
+            width_args = [name for name in WIDTH_ARGS if name in net_args]
+            assert width_args, f"{recipe.name}: the {net} states none of {WIDTH_ARGS}, which the test narrows"
+            overrides += [f"--model.init_args.{net}.init_args.{name}={WIDTH}" for name in width_args]
     if data_class in STAND_INS:
         STAND_INS[data_class](tmp_path / "data")
         overrides += ["--data.init_args.root", str(tmp_path / "data")]
@@ -73,7 +83,7 @@ def test_recipe_runs_a_few_iterations(recipe, tmp_path, monkeypatch):
         assert tuple(cli.datamodule.dims) == tuple(generator_args["image_shape"])
         if any(c["class_path"].endswith("SampleGrid") for c in config["trainer"].get("callbacks", [])):
             assert list((tmp_path / "run").rglob("samples/step_000002.png"))
-    if recipe.stem in IMAGE_RECIPES - {"digits_dcgan", "digits_cgan"}:  # the GPU recipes measure FID as they go
+    if recipe.stem in IMAGE_RECIPES - CPU_DIGITS:  # the GPU recipes measure FID as they go
         names = measured[0].metrics  # what the recipe asks for
         keys = {f"val/{n}{s}" for n in names for s in ("", "_best")} | {f"val/{n}_std" for n in names if n in ("is", "kid")}
         assert [set(m.last) for m in measured] == [keys]
