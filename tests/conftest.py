@@ -38,8 +38,12 @@ def ddp_launch(tmp_path_factory) -> Path:
 
 
 # The longest tests, longest first (seconds in a CI run: grid25 ~250 per seed, digits_dcgan ~140,
-# ring8 ~100, digits_cgan ~85); the rest of the slow-marked ones follow them.
-LONGEST_FIRST = ("test_grid25", "test_digits_dcgan_learns", "test_ring8", "test_digits_cgan")
+# ring8 ~100, the folder recipe ~90 (InceptionV3 on 200 images), digits_cgan ~85, augmentation ~80);
+# the rest of the slow-marked ones follow them.
+LONGEST_FIRST = (
+    "test_grid25", "test_digits_dcgan_learns", "test_ring8", "test_the_folder_recipe", "test_digits_cgan",
+    "test_augmentation_closes",
+)  # fmt: skip
 WORKERS = 3  # as in pyproject's addopts
 
 
