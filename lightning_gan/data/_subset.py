@@ -14,7 +14,8 @@ from torch import Tensor
 
 
 def check_subset(owner: str, subset: Any, subset_seed: Any) -> None:
-    """Raise unless ``subset`` is None, an int >= 1 or a float in (0, 1], and ``subset_seed`` an int >= 0."""
+    """Raise unless ``subset`` is None, an image count >= 1 (an int, or a whole float above 1) or a float
+    fraction in (0, 1], and ``subset_seed`` an int >= 0."""
     if subset is not None:
         if isinstance(subset, bool) or not isinstance(subset, (int, float)):
             raise TypeError(
@@ -23,7 +24,7 @@ def check_subset(owner: str, subset: Any, subset_seed: Any) -> None:
             )
         if not subset > 0:  # <= 0, or NaN
             raise ValueError(f"{owner}: subset={subset!r}; expected an image count >= 1 or a fraction in (0, 1]")
-        if isinstance(subset, float) and subset > 1:
+        if isinstance(subset, float) and subset > 1 and not subset.is_integer():
             raise ValueError(
                 f"{owner}: subset={subset!r} is a fraction > 1; expected a fraction in (0, 1] of the training "
                 f"split, or an int image count (subset={math.floor(subset)})"
@@ -33,7 +34,13 @@ def check_subset(owner: str, subset: Any, subset_seed: Any) -> None:
 
 
 def subset_count(owner: str, subset: int | float, split_size: int, where: str) -> int:  # noqa: PYI041
-    """The number of images ``subset`` asks for out of ``split_size`` (a fraction rounds down)."""
+    """The number of images ``subset`` asks for out of ``split_size`` (a fraction rounds down).
+
+    A whole number above 1 is a count even as a float (``100.0``: what a config parser may make of
+    ``--data.init_args.subset 100``), since a fraction cannot exceed 1.
+    """
+    if isinstance(subset, float) and subset > 1:
+        subset = int(subset)
     if isinstance(subset, float):
         count = math.floor(round(subset * split_size, 6))  # round first: 0.29 * 100 is 28.999...
         if count < 1:
