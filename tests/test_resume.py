@@ -10,7 +10,7 @@ from lightning_gan import GANModule
 from lightning_gan.augment import AdaptiveAugment
 from lightning_gan.data import DigitsDataModule, Gaussian1DDataModule
 from lightning_gan.nets import DCGANDiscriminator, DCGANGenerator
-from lightning_gan.regularizers import R1
+from lightning_gan.regularizers import R1, LeCam
 
 from .helpers import RealLogitEMA, tiny_gan, trainer
 
@@ -20,7 +20,7 @@ TOTAL, STOP = 12, 7  # 5 iterations per epoch: the stop falls inside the second 
 def toy_gan() -> GANModule:
     decay = partial(torch.optim.lr_scheduler.ExponentialLR, gamma=0.97)
     # a lazy regularizer with state: its running mean and its phase (every 3rd D step) continue across the stop
-    return tiny_gan(data_dim=1, latent_dim=1, d_steps=2, d_regularizers=[R1(0.5), RealLogitEMA(interval=3)],
+    return tiny_gan(data_dim=1, latent_dim=1, d_steps=2, d_regularizers=[R1(0.5), RealLogitEMA(interval=3), LeCam(0.1, start=4)],
                     ema_decay=0.9, g_lr_scheduler=decay, d_lr_scheduler=decay)  # fmt: skip
 
 
@@ -58,6 +58,7 @@ def test_resuming_mid_epoch_continues_exactly_where_the_run_stopped(tmp_path):
     )
     assert_same_state(straight, straight_trainer, resumed, resumed_trainer)
     assert "d_regularizers.1.ema" in resumed.state_dict() and resumed.d_regularizers[1].ema != 0
+    assert resumed.d_regularizers[2].ema_real != 0  # LeCam's averages are in the state compared above
 
 
 def test_resuming_an_image_gan_with_batch_norm_continues_exactly(tmp_path):
