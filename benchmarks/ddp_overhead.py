@@ -80,7 +80,9 @@ def run(case: str, variant: str, iterations: int, warmup: int = 10) -> float:
     torch.manual_seed(0)
     generator, discriminator = make_networks()
     latent_dim = generator.latent_dim
-    gan = GANModule(generator, discriminator, latent_dim=latent_dim, d_steps=d_steps, d_regularizers=[R1(r1)] if r1 else [])
+    gan = GANModule(
+        generator, discriminator, latent_dim=latent_dim, d_steps=d_steps, d_regularizers=[R1(r1)] if r1 else []
+    )
     data = torch.randn(batch * d_steps * (iterations + warmup + 1), *shape).clamp(-1, 1)
     loader = torch.utils.data.DataLoader(data, batch_size=batch, drop_last=True)
     clock = _Clock(warmup)

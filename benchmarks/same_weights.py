@@ -37,7 +37,9 @@ def _models(old_api: bool) -> dict[str, list[str]]:
         gp = [f"{init}gp_weight=10.0"]
         lazy_r1 = [f"{init}r1_gamma=1.0", f"{init}r1_interval=4"]
     else:
-        gp = [f"{init}d_regularizers=[{{class_path: lightning_gan.regularizers.GradientPenalty, init_args: {{weight: 10.0}}}}]"]
+        gp = [
+            f"{init}d_regularizers=[{{class_path: lightning_gan.regularizers.GradientPenalty, init_args: {{weight: 10.0}}}}]"
+        ]
         lazy_r1 = [
             f"{init}d_regularizers=[{{class_path: lightning_gan.regularizers.R1, init_args: {{gamma: 1.0, interval: 4}}}}]"
         ]

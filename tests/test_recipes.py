@@ -85,5 +85,7 @@ def test_recipe_runs_a_few_iterations(recipe, tmp_path, monkeypatch):
             assert list((tmp_path / "run").rglob("samples/step_000002.png"))
     if recipe.stem in IMAGE_RECIPES - CPU_DIGITS:  # the GPU recipes measure FID as they go
         names = measured[0].metrics  # what the recipe asks for
-        keys = {f"val/{n}{s}" for n in names for s in ("", "_best")} | {f"val/{n}_std" for n in names if n in ("is", "kid")}
+        keys = {f"val/{n}{s}" for n in names for s in ("", "_best")} | {
+            f"val/{n}_std" for n in names if n in ("is", "kid")
+        }
         assert [set(m.last) for m in measured] == [keys]
