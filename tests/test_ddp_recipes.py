@@ -2,7 +2,6 @@
 processes under torchrun: it exits 0, writes ``last.ckpt`` once and each picture once."""
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import pytest
 import torch
 import yaml
 
-from .ddp import TORCHRUN, _free_port
+from .ddp import LAUNCH, run_launch
 
 RECIPES = Path(__file__).parents[1] / "recipes"
 CPU_RECIPES = sorted(
@@ -33,13 +32,11 @@ def test_a_cpu_recipe_as_shipped_runs_under_torchrun_on_two_processes(recipe, tm
     }  # fmt: skip
     root = tmp_path / "run"
     command = [
-        TORCHRUN, "--nproc_per_node", "2", "--master_port", str(_free_port()),
-        "--no-python", str(Path(sys.executable).with_name("lightning-gan")), "fit", "--config", str(RECIPES / f"{recipe}.yaml"),
+        *LAUNCH, "--no-python", str(Path(sys.executable).with_name("lightning-gan")), "fit", "--config", str(RECIPES / f"{recipe}.yaml"),
         "--trainer.default_root_dir", str(root), "--trainer.devices", "2", "--trainer.strategy", "ddp",
         "--trainer.max_steps", str(STEPS),
     ]  # fmt: skip
-    result = subprocess.run(command, check=False, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, f"{recipe} exited {result.returncode}:\n{result.stderr[-6000:]}"
+    result = run_launch(command, cwd=tmp_path, env=env, timeout=300, what=recipe)
     # the bar counts generator iterations: min(iterations per epoch and process, max_steps)
     assert f" {STEPS}/{STEPS} [" in result.stdout and f" {2 * STEPS}/" not in result.stdout
     (checkpoint,) = root.rglob("last.ckpt")  # once

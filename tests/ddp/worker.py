@@ -31,7 +31,7 @@ from lightning_gan.callbacks import FidelityMetrics, SampleGrid
 from lightning_gan.data import DigitsDataModule, GridDataModule
 from lightning_gan.nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
 from lightning_gan.regularizers import R1, LeCam
-from tests.ddp import prdc_worker
+from tests.ddp import dump_stacks_before_the_timeout, prdc_worker
 from tests.helpers import RealLogitEMA
 
 STEPS = 6
@@ -177,6 +177,7 @@ def flat(module: torch.nn.Module) -> torch.Tensor:
 
 
 def main(out: Path) -> None:
+    dump_stacks_before_the_timeout()
     gan = split_noise_gan()
     shard = loader(BATCH, int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]))
     trainer(out / "split", strategy="ddp", devices=2, use_distributed_sampler=False).fit(gan, shard)
