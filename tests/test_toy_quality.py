@@ -45,11 +45,11 @@ def test_ring8_covers_every_mode_with_high_quality_samples(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [0, 1])
-def test_grid25_reaches_pacgan_level_coverage(tmp_path, seed):
-    # The issue asks for the median of seeds 0-2 to pass. A median of three passes exactly when two
-    # of the three do, so seeds 0 and 1 passing each prove it; seed 2 (92.1 %, 25 modes) is left to
-    # `python benchmarks/recipe_quality.py grid25 --seeds 0 1 2`, which saves CI ~4 minutes of CPU.
+def test_grid25_reaches_pacgan_level_coverage(tmp_path):
+    # Seed 0 of the recipe as shipped (measured: 25 modes, 92.9 % high quality). The median over
+    # seeds 0-2 (seeds 1 and 2: 25 modes, 92.3 % and 92.1 %, docs/recipes.md) is measured by
+    # `python benchmarks/recipe_quality.py grid25 --seeds 0 1 2`: a seed costs CI ~4 minutes.
+    seed = 0
     cli = fit("grid25.yaml", tmp_path, "--seed_everything", str(seed))
     dm = cli.datamodule
     result = mode_coverage(cli.model.generate(2500, seed=123), dm.centers, dm.std)
