@@ -252,6 +252,25 @@ def test_smallest_image_and_signatures():
         tiny_g().synthesis(torch.randn(2, 3, 16))
 
 
+def test_tanh_output_squashes_the_linear_images_and_a_wrong_name_is_an_error():
+    torch.manual_seed(0)
+    linear = tiny_g()
+    squashed = tiny_g(output="tanh")
+    with torch.no_grad():
+        for layer in linear.modules():  # images well outside [-1, 1]
+            if hasattr(layer, "torgb"):
+                layer.torgb.bias.fill_(3.0)
+        squashed.load_state_dict(linear.state_dict())
+    z = torch.randn(4, LATENT)
+    linear.eval(), squashed.eval()
+    image = linear(z)
+    assert image.abs().max() > 2
+    torch.testing.assert_close(squashed(z), torch.tanh(image))
+    assert network_spec(squashed)["init_args"]["output"] == "tanh"
+    with pytest.raises(ValueError, match=r"output='sigmoid'; expected 'linear' or 'tanh'"):
+        tiny_g(output="sigmoid")
+
+
 def test_eval_mode_is_deterministic_and_training_mode_adds_fresh_noise():
     torch.manual_seed(0)
     g = tiny_g()

@@ -418,8 +418,9 @@ class StyleGAN2Generator(Recordable):
     shares its w with the next block's first convolution). The synthesis network starts from a
     learned ``(C, h0, w0)`` constant; each block doubles the resolution with a modulated
     up-sampling convolution, adds a modulated convolution, and adds its toRGB output to the
-    up-sampled image so far. There is no tanh: images are not squashed into [-1, 1] but learn to
-    lie there.
+    up-sampled image so far. By default there is no tanh, as in the paper: images are not
+    squashed into [-1, 1] but learn to lie there; ``output="tanh"`` squashes them, for data whose
+    pixels sit at the ends of the range (the digits' flat black background).
 
     Training mode:
 
@@ -450,6 +451,9 @@ class StyleGAN2Generator(Recordable):
             the mapping network; ``forward(z, labels)``.
         style_mixing_prob: probability of style mixing per batch in training mode (0.9).
         w_avg_beta: decay of the running average of w (0.995).
+        output: ``"linear"`` (the paper's) or ``"tanh"``: ``img = tanh(synthesis)``. On the
+            16 px digits tanh reached in 400 iterations the Frechet distance the linear output
+            had not reached in 800 (docs/recipes.md).
 
     Attributes:
         supports_truncation: True: ``GANModule.generate(truncation_psi=...)`` works with it.
@@ -472,6 +476,7 @@ class StyleGAN2Generator(Recordable):
         num_classes: int = 0,
         style_mixing_prob: float = 0.9,
         w_avg_beta: float = 0.995,
+        output: str = "linear",
     ) -> None:
         super().__init__()
         role = "StyleGAN2Generator"
@@ -490,10 +495,13 @@ class StyleGAN2Generator(Recordable):
             raise ValueError(f"{role}: style_mixing_prob={style_mixing_prob!r}; expected a number in [0, 1]")
         if not (isinstance(w_avg_beta, (int, float)) and 0.0 <= w_avg_beta <= 1.0):
             raise ValueError(f"{role}: w_avg_beta={w_avg_beta!r}; expected a number in [0, 1]")
+        if output not in ("linear", "tanh"):
+            raise ValueError(f"{role}: output={output!r}; expected 'linear' or 'tanh'")
         if not (isinstance(mapping_lr_multiplier, (int, float)) and mapping_lr_multiplier > 0):
             raise ValueError(f"{role}: mapping_lr_multiplier={mapping_lr_multiplier!r}; expected a number > 0")
         self.latent_dim, self.image_shape, self.num_classes = latent_dim, tuple(image_shape), num_classes
         self.w_dim, self.style_mixing_prob, self.w_avg_beta = w_dim, float(style_mixing_prob), float(w_avg_beta)
+        self.output = output
 
         self.mapping_network = MappingNetwork(
             latent_dim, num_classes, w_dim, num_layers=mapping_layers, lr_multiplier=mapping_lr_multiplier
@@ -569,7 +577,7 @@ class StyleGAN2Generator(Recordable):
             # the first block reads ws[0:2]; block i >= 1 reads ws[2i-1 : 2i+2] (its toRGB's w is the next conv0's)
             start = 0 if index == 0 else 2 * index - 1
             x, img = block(x, img, ws[:, start : 2 * index + 2], noise_mode)
-        return img
+        return torch.tanh(img) if self.output == "tanh" else img
 
     def forward(
         self, z: Tensor, labels: Tensor | None = None, *, truncation_psi: float = 1.0, noise_mode: str | None = None
