@@ -65,7 +65,8 @@ class DigitsReference:
         self.real_frechet = frechet_distance(half_a, self._half_b)
 
     def score(self, samples: Tensor, labels: Tensor | None = None) -> dict[str, float | list[float]]:
-        """Measure ``(N, 1, size, size)`` samples in [-1, 1].
+        """Measure ``(N, 1, size, size)`` samples in [-1, 1] (clamped to it first, as a saved image
+        would be: a generator without an output squashing, such as StyleGAN2's, overshoots it).
 
         Returns ``confidence`` (mean top-class probability), ``class_fractions`` (share of the
         samples the classifier puts in each class), ``frechet`` (to the held-out half of the real
@@ -77,7 +78,7 @@ class DigitsReference:
             raise ValueError(
                 f"DigitsReference.score: samples of shape {tuple(samples.shape)}; expected (N, *{expected})"
             )
-        x = samples.detach().float().cpu().flatten(1).numpy()
+        x = samples.detach().float().clamp(-1, 1).cpu().flatten(1).numpy()
         probs = self.classifier.predict_proba(x)
         predicted = probs.argmax(1)
         result: dict[str, float | list[float]] = {
