@@ -37,7 +37,7 @@ def ddp_launch(tmp_path_factory) -> Path:
     return out
 
 
-# The longest tests, longest first (seconds in a CI run: grid25 ~300, digits_stylegan2 ~170-250
+# The longest tests, longest first (seconds in a CI run: grid25 ~300, digits_stylegan2 ~200
 # per seed, augmentation ~130, ring8 ~100, the folder recipe ~90 (InceptionV3 on 200 images),
 # digits_cgan and digits_dcgan ~80); the rest of the slow-marked ones follow them.
 LONGEST_FIRST = (
