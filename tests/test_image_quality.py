@@ -25,8 +25,7 @@ from lightning_gan.metrics import DigitsReference
 RECIPES = Path(__file__).parents[1] / "recipes"
 QUIET = ["--trainer.logger", "false", "--trainer.enable_progress_bar", "false", "--trainer.callbacks", "[]"]
 # generator iterations the CI runs train (the recipes' own budgets are longer)
-STYLEGAN2_CI_STEPS = 1200
-CI_STEPS = {"digits_dcgan": 1200, "digits_cgan": 1000, "digits_stylegan2": STYLEGAN2_CI_STEPS}
+CI_STEPS = {"digits_dcgan": 1200, "digits_cgan": 1000, "digits_stylegan2": 1200}
 
 
 @pytest.fixture(scope="module")

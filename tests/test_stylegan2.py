@@ -262,7 +262,8 @@ def test_tanh_output_squashes_the_linear_images_and_a_wrong_name_is_an_error():
                 layer.torgb.bias.fill_(3.0)
         squashed.load_state_dict(linear.state_dict())
     z = torch.randn(4, LATENT)
-    linear.eval(), squashed.eval()
+    linear.eval()
+    squashed.eval()
     image = linear(z)
     assert image.abs().max() > 2
     torch.testing.assert_close(squashed(z), torch.tanh(image))
