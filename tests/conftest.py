@@ -12,18 +12,13 @@ warnings.filterwarnings("ignore", message=".*LeafSpec.*")
 
 
 @pytest.fixture
-def no_wandb_credentials(tmp_path, monkeypatch):
-    """A machine where nobody ran `wandb login`: no API key, no netrc entry, no mode forced."""
-    for name in ("WANDB_API_KEY", "WANDB_MODE", "WANDB_IDENTITY_TOKEN_FILE", "WANDB_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
-    monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "wandb-config"))
-    monkeypatch.setenv("WANDB_CACHE_DIR", str(tmp_path / "wandb-cache"))
-    monkeypatch.setenv("WANDB_DATA_DIR", str(tmp_path / "wandb-data"))
-    yield
-    import wandb
+def no_wandb_credentials(tmp_path):
+    """A machine where nobody ran `wandb login`: no API key, no netrc entry, no mode forced; the
+    run a test leaves open is finished and W&B torn down after it, so the next test starts clean."""
+    from tests.tiny_runs import offline_wandb
 
-    wandb.teardown()  # wandb keeps process-wide settings; the next test starts clean
+    with offline_wandb(tmp_path):
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -1,15 +1,17 @@
 """Every recipe runs: a few generator iterations of each on stand-in data written in the on-disk
-layout its data module reads, unchanged but for the budget, the logger and, for image recipes, the
-batch size and the networks' width (`width`, or StyleGAN2's `channel_max`; full-width networks are
+layout its data module reads, with its logger (W&B, offline without a login) and callbacks, unchanged
+but for the budget and, for image recipes, the batch size and the networks' width (`width`, or StyleGAN2's `channel_max`; full-width networks are
 built by test_cli's parse test)."""
 
 from pathlib import Path
 
 import pytest
+import wandb
 import yaml
 
 from lightning_gan.callbacks import FidelityMetrics
 from lightning_gan.cli import run_cli
+from lightning_gan.runs import read_run
 
 from .fake_data import write_celeba, write_cifar10, write_image_folder, write_mnist
 from .test_fidelity_callback import SmallExtractor
@@ -47,10 +49,11 @@ def test_recipe_states_what_it_reproduces_its_anchor_and_budget(recipe):
 
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
-def test_recipe_runs_a_few_iterations(recipe, tmp_path, monkeypatch):
+def test_recipe_runs_a_few_iterations(recipe, tmp_path, monkeypatch, no_wandb_credentials):
     config = yaml.safe_load(recipe.read_text())
     data_class = config["data"]["class_path"].rsplit(".", 1)[-1]
-    overrides = ["--trainer.max_steps", "2", "--trainer.logger", "false", "--trainer.enable_progress_bar", "false"]
+    # the recipe's own logger, as a user without a W&B login runs it: offline, into the run folder
+    overrides = ["--trainer.max_steps", "2", "--trainer.enable_progress_bar", "false"]
     if recipe.stem in IMAGE_RECIPES:
         overrides += ["--data.init_args.batch_size", "4"]
         for net in ("generator", "discriminator"):
@@ -75,6 +78,10 @@ def test_recipe_runs_a_few_iterations(recipe, tmp_path, monkeypatch):
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)
     assert cli.trainer.global_step == 2
     assert list((tmp_path / "run").rglob("last.ckpt"))
+    if "logger" in config["trainer"]:  # one offline W&B run in the run folder
+        wandb.finish()  # what the end of a `lightning-gan fit` process does
+        run = read_run(tmp_path / "run")
+        assert run.source == "wandb-offline"
     samples = cli.model.generate(4, seed=0)
     assert samples.isfinite().all()
     if recipe.stem in IMAGE_RECIPES:
@@ -83,6 +90,7 @@ def test_recipe_runs_a_few_iterations(recipe, tmp_path, monkeypatch):
         assert tuple(cli.datamodule.dims) == tuple(generator_args["image_shape"])
         if any(c["class_path"].endswith("SampleGrid") for c in config["trainer"].get("callbacks", [])):
             assert list((tmp_path / "run").rglob("samples/step_000002.png"))
+            assert [step for key in run.images for step, _ in run.images[key]] == [2]  # and in the W&B run
     if recipe.stem in IMAGE_RECIPES - CPU_DIGITS:  # the GPU recipes measure FID as they go
         names = measured[0].metrics  # what the recipe asks for
         keys = {f"val/{n}{s}" for n in names for s in ("", "_best")} | {
