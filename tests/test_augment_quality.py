@@ -46,6 +46,7 @@ import pytest
 import torch
 from torch import nn
 
+from benchmarks.augment_quality import Watched, held_out_digits  # the benchmark's probes, one copy
 from lightning_gan import GANModule
 from lightning_gan.augment import AdaptiveAugment, DiffAugment
 from lightning_gan.data import DigitsDataModule
@@ -55,25 +56,6 @@ from tests.helpers import trainer
 SHAPE = (1, 16, 16)
 STEPS = 800
 TARGET = 0.6
-
-
-class Watched(nn.Module):
-    """An augmentation (or none) that also records mean sign(D(real)) and ADA's p at every D step."""
-
-    def __init__(self, inner: nn.Module | None) -> None:
-        super().__init__()
-        self.inner = inner
-        self.signs: list[float] = []
-        self.ps: list[float] = []
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x if self.inner is None else self.inner(x)
-
-    def update(self, real_logits: torch.Tensor) -> dict[str, torch.Tensor]:
-        self.signs.append(float(torch.sign(real_logits).mean()))
-        report = self.inner.update(real_logits) if hasattr(self.inner, "update") else {}
-        self.ps.append(float(report.get("train/augment_p", 0.0)))
-        return report
 
 
 def adam(params: Any) -> torch.optim.Optimizer:
@@ -97,10 +79,7 @@ def train(augment: nn.Module | None, tmp_path) -> dict[str, Any]:
     fit.fit(gan, data)
     full = DigitsDataModule(size=16)
     full.setup()
-    outside = torch.ones(len(full.images), dtype=torch.bool)
-    outside[data.subset_indices] = False
-    pool = full.images[outside]
-    held = pool[torch.randperm(len(pool), generator=torch.Generator().manual_seed(0))[:400]]
+    held = held_out_digits(data, full)
     discriminator = gan.discriminator.eval()
     with torch.no_grad():
         train_logit, held_logit = float(discriminator(data.images).mean()), float(discriminator(held).mean())
