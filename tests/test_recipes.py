@@ -90,7 +90,6 @@ def test_recipe_runs_a_few_iterations(recipe, tmp_path, monkeypatch, no_wandb_cr
         assert tuple(cli.datamodule.dims) == tuple(generator_args["image_shape"])
         if any(c["class_path"].endswith("SampleGrid") for c in config["trainer"].get("callbacks", [])):
             assert list((tmp_path / "run").rglob("samples/step_000002.png"))
-            assert [step for key in run.images for step, _ in run.images[key]] == [2]  # and in the W&B run
     if recipe.stem in IMAGE_RECIPES - CPU_DIGITS:  # the GPU recipes measure FID as they go
         names = measured[0].metrics  # what the recipe asks for
         keys = {f"val/{n}{s}" for n in names for s in ("", "_best")} | {
