@@ -3,9 +3,11 @@
     python benchmarks/recipe_quality.py       # gaussian1d, ring8, grid25, digits_dcgan, digits_cgan, digits_stylegan2
     python benchmarks/recipe_quality.py grid25 --seeds 0 1 2
     python benchmarks/recipe_quality.py digits_dcgan --seeds 0 1 --at 1200 2400 3600
+    python benchmarks/recipe_quality.py digits_stylegan2 --seeds 0 1 2 --threads 2 --at 1200 1600
 
 Each run uses its recipe unchanged (W&B, figures and checkpoints off) and reports its wall time on
-this machine, single process, one thread. ``--at`` (digits recipes) trains to the largest budget
+this machine, single process, one thread (``--threads N``: N torch threads, a cheap stand-in for
+another machine, since a GAN's trajectory follows the last bits of its arithmetic). ``--at`` (digits recipes) trains to the largest budget
 given and scores the model at each one on the way: the recipes have no schedule tied to
 ``max_steps``, so the model at iteration N is the one a run with ``--trainer.max_steps N`` ends with.
 Each line then also carries ``cpu_seconds``, the process CPU time spent training up to N (scoring
@@ -122,7 +124,7 @@ class ScoreAt(L.Callback):
         if trainer.global_step not in self.steps:
             return
         wall, cpu = time.perf_counter(), time.process_time()
-        line = {"recipe": self.recipe, "seed": self.seed, "steps": trainer.global_step}
+        line = {"recipe": self.recipe, "seed": self.seed, "threads": torch.get_num_threads(), "steps": trainer.global_step}
         line.update(digits_score(pl_module, self.reference))
         line["seconds"] = round(wall - self.start_wall - self.scoring_wall, 1)
         line["cpu_seconds"] = round(cpu - self.start_cpu - self.scoring_cpu, 1)
@@ -167,8 +169,9 @@ def main() -> None:
     parser.add_argument("recipes", nargs="*", default=[*MEASURES_ORDER])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--at", nargs="+", type=int, default=None, help="digits recipes: score at these iterations")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (the tests run on one)")
     args = parser.parse_args()
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     for recipe in args.recipes:
         for seed in args.seeds:
             if recipe.endswith(".yaml") or (args.at and MEASURES.get(recipe) is digits):
