@@ -174,7 +174,8 @@ class GANModule(L.LightningModule):
         }
         self._inputs_checked = False
         self._parallel: DataParallel | None = None  # set up at the first training step
-        self._rng_to_restore: list[dict[str, Tensor]] | None = None  # from a checkpoint, for the first step
+        self._rng_to_restore: list[dict[str, Tensor]] | None = None  # from a checkpoint, for on_train_start
+        self._resumed = False  # this fit continues a checkpointed run's random stream
         save_records(self, inspect.currentframe())  # hyper-parameters that a weights-only torch.load reads back
 
     # ------------------------------------------------------------------ checkpoints
@@ -190,7 +191,7 @@ class GANModule(L.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         check_checkpoint_writer(checkpoint.get(self.CHECKPOINT_CLASS_KEY), type(self))
-        # applied at the first training step of a resumed fit, once the loaders have been set up
+        # applied when the resumed fit starts training (on_train_start), once the loaders are set up
         self._rng_to_restore = checkpoint.get(self.CHECKPOINT_RNG_KEY)
         self.skipped_steps.update(checkpoint.get("lightning_gan_skipped_steps", {}))
 
@@ -291,6 +292,14 @@ class GANModule(L.LightningModule):
 
     def on_train_start(self) -> None:
         check_enough_batches(self.trainer, self.d_steps)
+        if self._rng_to_restore is not None:
+            # Continue the noise stream where the checkpointed run left it. Here, after the loaders
+            # were set up (their iterator draws a seed) and before the next one is made: a run saved
+            # at an epoch's end draws the next epoch's shuffle from this state, as the run it
+            # continues did; one saved mid-epoch carries on with the restored epoch's order.
+            restore_rng_state(self._rng_to_restore, self.trainer.global_rank, self.device)
+            self._rng_to_restore = None
+            self._resumed = True
 
     def configure_callbacks(self) -> list[L.Callback]:
         """Lightning's default progress bar, if on, becomes one that counts generator iterations."""
@@ -310,21 +319,20 @@ class GANModule(L.LightningModule):
     def training_step(self, dataloader_iter: Iterator[Any]) -> None:
         """One generator iteration: ``d_steps`` discriminator phases, then one generator phase."""
         g_opt, d_opt = self.optimizers()
+        # What runs once, at a run's first step, draws nothing from a resumed run's restored stream:
+        # the run it continues did that work at its own first step.
+        once = torch.random.fork_rng(devices=cuda_devices(self.device), enabled=self._resumed)
         if self._parallel is None:
-            self._parallel = DataParallel.setup(self.trainer)
-            if self.compile_options is not None:
-                self._compiled = compile_networks(self.generator, self.discriminator, self.compile_options)
-        resuming = self._rng_to_restore is not None
-        if resuming:  # continue the noise stream where the checkpointed run left it
-            restore_rng_state(self._rng_to_restore, self.trainer.global_rank, self.device)
-            self._rng_to_restore = None
+            with once:
+                self._parallel = DataParallel.setup(self.trainer)
+                if self.compile_options is not None:
+                    self._compiled = compile_networks(self.generator, self.discriminator, self.compile_options)
         self._parallel.begin_iteration()
         # Fetch all k real batches first: an epoch that runs out mid-iteration then ends without
         # a partial iteration (StopIteration here ends the epoch), so D steps stay exactly k per G step.
         batches = [next_real_batch(self, dataloader_iter) for _ in range(self.d_steps)]
         if not self._inputs_checked:
-            # a resumed run checks too, without drawing from the stream it just restored
-            with torch.random.fork_rng(devices=cuda_devices(self.device), enabled=resuming):
+            with torch.random.fork_rng(devices=cuda_devices(self.device), enabled=self._resumed):
                 check_inputs(self, *batches[0])
             self._inputs_checked = True
         logs: dict[str, Tensor] = {}

@@ -74,8 +74,9 @@ def _distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.cdist(a, b, compute_mode="donot_use_mm_for_euclid_dist")  # exact zeros for equal rows
 
 
-@pytest.mark.parametrize("data", ["grid", "digits"])  # a batch sampler over the points; batches of images
-def test_a_run_resumed_mid_epoch_under_ddp_continues_exactly(ranks, data):
+# a batch sampler over the points; batches of images; each from a checkpoint mid-epoch and at an epoch's end
+@pytest.mark.parametrize("data", ["grid", "digits", "grid_epoch_end", "digits_epoch_end"])
+def test_a_run_resumed_under_ddp_continues_exactly(ranks, data):
     for rank in ranks:
         result = rank["resume"][data]
         assert result["global_step"] == [worker.RESUME_TOTAL, worker.RESUME_TOTAL]

@@ -69,6 +69,7 @@ class ResumableDataLoader(DataLoader):
     _consumed = 0  # batches handed out in the current epoch
     _resuming = False
     _skip = 0  # batches of a distributed sampler's epoch that a resumed run does not hand out again
+    _next_epoch: int | None = None  # a resumed run's distributed epochs: the saved one, then one more each
 
     def _resumable(self) -> tuple[ResumableRandomSampler, int] | None:
         """The resumable sampler and the indices per batch, if there is one."""
@@ -122,9 +123,10 @@ class ResumableDataLoader(DataLoader):
         distributed = self._distributed()
         if distributed is not None:  # the same number of processes gives the same order: skip what was used
             if state.get("num_replicas") == distributed.num_replicas:
-                # Lightning makes a resumed run's first iterator before it sets the epoch, and worker
-                # processes start drawing indices at once: set it now
-                distributed.set_epoch(state["epoch"])
+                # The epochs after a resume are numbered from the saved one here, not by Lightning's
+                # set_epoch: restarting from a checkpoint written at an epoch's end, Lightning numbers
+                # the (empty) rest of that epoch and every later one a step too high.
+                self._next_epoch = state["epoch"]
                 self._consumed = self._skip = state["batches"]
                 self._resuming = True
             return
@@ -139,7 +141,8 @@ class ResumableDataLoader(DataLoader):
 class _DistributedEpoch:
     """A distributed loader's index sampler, iterated as one epoch: the wrapped resumable sampler
     (if any) is seeded from the distributed sampler's seed and epoch, the same on every process, and
-    the batches a resumed epoch already used are skipped as indices, without loading them."""
+    the batches a resumed epoch already used are skipped as indices, without loading them. Each
+    iteration of a resumed loader is the next epoch after the saved one."""
 
     def __init__(self, loader: ResumableDataLoader, index_sampler: Any, distributed: DistributedSampler) -> None:
         self.loader, self.index_sampler, self.distributed = loader, index_sampler, distributed
@@ -150,6 +153,9 @@ class _DistributedEpoch:
     def __iter__(self) -> Iterator[Any]:
         # a generator: DataLoader's iterators may call iter() twice and start only the second
         skip, self.loader._skip = self.loader._skip, 0
+        if self.loader._next_epoch is not None:
+            self.distributed.set_epoch(self.loader._next_epoch)
+            self.loader._next_epoch += 1
         wrapped = self.distributed.dataset._sampler if isinstance(self.distributed, DistributedSamplerWrapper) else None
         if isinstance(wrapped, BatchSampler):
             wrapped = wrapped.sampler

@@ -8,7 +8,8 @@ Several fits in one launch (starting processes is the slow part):
 3. a DCGAN with ``FidelityMetrics`` over 63 real images (a distributed sampler would pad them to 64)
    and ``FID_SAMPLES`` generated ones: what each rank's metric network saw and what the metric counted;
 4. exact resume with Lightning's distributed sampler, for a toy and an image data module: ``RESUME_TOTAL``
-   iterations straight, and ``RESUME_STOP`` (mid-epoch) then resumed from ``last.ckpt`` to ``RESUME_TOTAL``;
+   iterations straight, and ``RESUME_STOP`` (mid-epoch) or 3 (an epoch's end) then resumed from
+   ``last.ckpt`` to ``RESUME_TOTAL``;
 5. ``nonfinite="skip"`` when only rank 1's loss is NaN, with a plain and with a fused optimizer;
 6. regularizer state (a running mean of D's logits; LeCam's) when each rank trains on its own shard of the data;
 7. precision/recall, density/coverage and the neighbour picture (tests/ddp/prdc_worker.py, into OUT/prdc).
@@ -131,20 +132,22 @@ def digits_resume_setup() -> tuple[GANModule, L.LightningDataModule]:
     return gan, DigitsDataModule(size=8, batch_size=128, num_workers=1)
 
 
-def resume_runs(out: Path, setup) -> dict:
-    """The module state and the real batches of a straight run and of a stopped-and-resumed one."""
+def resume_runs(out: Path, setup, stop: int = RESUME_STOP, every_step: bool = True) -> dict:
+    """The module state and the real batches of a straight run and of one stopped after ``stop``
+    iterations and resumed, from a checkpoint written every step or (Lightning's default) at each epoch's end."""
 
     def run(root: Path, max_steps: int, ckpt_path: Path | None = None, save: bool = False) -> GANModule:
         L.seed_everything(0, verbose=False)
         gan, data = setup()
-        callbacks = [ModelCheckpoint(dirpath=root, save_last=True, every_n_train_steps=1)] if save else []
+        checkpoint = ModelCheckpoint(dirpath=root, save_last=True, every_n_train_steps=1 if every_step else None)
         trainer(
-            root, strategy="ddp", devices=2, max_steps=max_steps, enable_checkpointing=save, callbacks=callbacks
-        ).fit(gan, data, ckpt_path=ckpt_path)
+            root, strategy="ddp", devices=2, max_steps=max_steps, enable_checkpointing=save,
+            callbacks=[checkpoint] if save else [],
+        ).fit(gan, data, ckpt_path=ckpt_path)  # fmt: skip
         return gan
 
     straight = run(out / "straight", RESUME_TOTAL)
-    first = run(out / "first", RESUME_STOP, save=True)
+    first = run(out / "first", stop, save=True)
     resumed = run(out / "resumed", RESUME_TOTAL, ckpt_path=out / "first" / "last.ckpt")
     return {
         "global_step": [straight.global_step, resumed.global_step],
@@ -219,6 +222,9 @@ def main(out: Path) -> None:
     resume = {
         "grid": resume_runs(out / "grid", grid_resume_setup),
         "digits": resume_runs(out / "digits", digits_resume_setup),
+        # 3 iterations an epoch: the checkpoint written at the first epoch's end
+        "grid_epoch_end": resume_runs(out / "grid_epoch_end", grid_resume_setup, stop=3, every_step=False),
+        "digits_epoch_end": resume_runs(out / "digits_epoch_end", digits_resume_setup, stop=3, every_step=False),
     }
     torch.save(
         {
