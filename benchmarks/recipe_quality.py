@@ -124,7 +124,12 @@ class ScoreAt(L.Callback):
         if trainer.global_step not in self.steps:
             return
         wall, cpu = time.perf_counter(), time.process_time()
-        line = {"recipe": self.recipe, "seed": self.seed, "threads": torch.get_num_threads(), "steps": trainer.global_step}
+        line = {
+            "recipe": self.recipe,
+            "seed": self.seed,
+            "threads": torch.get_num_threads(),
+            "steps": trainer.global_step,
+        }
         line.update(digits_score(pl_module, self.reference))
         line["seconds"] = round(wall - self.start_wall - self.scoring_wall, 1)
         line["cpu_seconds"] = round(cpu - self.start_cpu - self.scoring_cpu, 1)

@@ -1,34 +1,29 @@
 """Real batches for the training steps: fetched, moved to the device and split into samples and labels.
 
 ``GANModule`` pulls its k real batches per generator iteration from ``dataloader_iter``; that
-mode leaves the device transfer to the module, so Lightning's usual path runs here.
+mode leaves the device transfer to the module, which hands Lightning's usual path in as ``transfer``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any
 
-import lightning as L
 import torch
-from lightning.pytorch.callbacks import TQDMProgressBar
 from torch import Tensor
 
-if TYPE_CHECKING:
-    from lightning_gan.module import GANModule
-
-__all__ = ["iteration_progress_bar", "next_real_batch", "split_batch"]
+__all__ = ["DataloaderIterNotice", "next_real_batch", "split_batch"]
 
 
-def next_real_batch(gan: GANModule, dataloader_iter: Iterator[Any]) -> tuple[Tensor, Tensor | None]:
-    """The next real batch on the training device: ``(samples, labels or None)``."""
+def next_real_batch(
+    dataloader_iter: Iterator[Any], transfer: Callable[[Any], Any], num_classes: int, channels_last: bool
+) -> tuple[Tensor, Tensor | None]:
+    """The next real batch, passed through ``transfer`` (to the training device):
+    ``(samples, labels or None)``, the samples channels-last when asked."""
     batch, _, _ = next(dataloader_iter)
-    # dataloader_iter mode leaves device transfer to the module: run Lightning's usual path
-    batch = gan.trainer.precision_plugin.convert_input(batch)
-    batch = gan.on_before_batch_transfer(batch, 0)
-    batch = gan.trainer.strategy.batch_to_device(batch, dataloader_idx=0)
-    real, labels = split_batch(batch, gan.num_classes)
-    if gan.channels_last and real.dim() == 4:
+    real, labels = split_batch(transfer(batch), num_classes)
+    if channels_last and real.dim() == 4:
         real = real.contiguous(memory_format=torch.channels_last)
     return real, labels
 
@@ -55,12 +50,25 @@ def split_batch(batch: Any, num_classes: int) -> tuple[Tensor, Tensor | None]:
     return real, labels.long()
 
 
-def iteration_progress_bar(trainer: L.Trainer) -> list[L.Callback]:
-    """An :class:`~lightning_gan.callbacks.IterationProgressBar` in place of Lightning's default bar
-    (``configure_callbacks`` replaces callbacks of a parent type); nothing for no bar or another bar."""
-    from lightning_gan.callbacks.progress import IterationProgressBar
+class DataloaderIterNotice:
+    """Lightning's two notices that ``training_step(dataloader_iter)`` is experimental, silenced
+    from the module's first hook of a fit (``configure_callbacks``) until training starts: the
+    module pulls its k batches per iteration from the iterator on purpose, and the user can do
+    nothing about them. Nothing else is filtered, and nothing at import."""
 
-    bar = trainer.progress_bar_callback
-    if type(bar) is not TQDMProgressBar:
-        return []
-    return [IterationProgressBar(refresh_rate=bar.refresh_rate, leave=bar._leave)]
+    MESSAGE = r"(You are using the|Found) `dataloader_iter`"
+
+    def __init__(self) -> None:
+        self._context: warnings.catch_warnings | None = None
+
+    def silence(self) -> None:
+        if self._context is None:
+            self._context = warnings.catch_warnings()
+            self._context.__enter__()
+            warnings.filterwarnings("ignore", message=self.MESSAGE)
+
+    def restore(self) -> None:
+        """Put the warning filters back as they were (idempotent)."""
+        if self._context is not None:
+            self._context.__exit__(None, None, None)
+            self._context = None

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import lightning as L
 import torch
 from torch import Tensor, nn
 
-if TYPE_CHECKING:
-    from lightning_gan.module import GANModule
+from lightning_gan._compile import check_compile_options
+from lightning_gan._nonfinite import NONFINITE_POLICIES
+from lightning_gan._validate import check, check_choice, check_flag, check_int, check_number
 
 __all__ = [
     "LATENT_DISTRIBUTIONS",
     "REMOVED_KEYWORDS",
-    "check",
     "check_arguments",
     "check_checkpoint_writer",
     "check_enough_batches",
@@ -26,6 +26,7 @@ __all__ = [
 ]
 
 LATENT_DISTRIBUTIONS = ("normal", "uniform")
+OWNER = "GANModule"
 
 # GANModule keywords that regularizer objects replaced, and what to write instead
 REMOVED_KEYWORDS = {
@@ -33,12 +34,6 @@ REMOVED_KEYWORDS = {
     "r1_gamma": "d_regularizers=[lightning_gan.regularizers.R1(gamma=..., interval=...)]",
     "r1_interval": "d_regularizers=[lightning_gan.regularizers.R1(gamma=..., interval=...)]",
 }
-
-
-def check(condition: bool, message: str) -> None:
-    """Raise ``ValueError(message)`` unless ``condition``."""
-    if not condition:
-        raise ValueError(message)
 
 
 def check_removed_keywords(names: object) -> None:
@@ -69,24 +64,18 @@ def check_arguments(
     compile: bool | Mapping[str, Any],
 ) -> None:
     """``GANModule``'s scalar arguments, checked at construction."""
-    from lightning_gan._compile import check_compile_options
-    from lightning_gan._nonfinite import NONFINITE_POLICIES
-
-    check(isinstance(latent_dim, int) and latent_dim >= 1, f"latent_dim={latent_dim!r}: expected an int >= 1")
-    check(isinstance(d_steps, int) and d_steps >= 1, f"d_steps={d_steps!r}: expected an int >= 1")
-    check(isinstance(num_classes, int) and num_classes >= 0, f"num_classes={num_classes!r}: expected an int >= 0")
-    check(
-        latent_distribution in LATENT_DISTRIBUTIONS,
-        f"latent_distribution={latent_distribution!r}: expected one of {list(LATENT_DISTRIBUTIONS)}",
-    )
-    check(nonfinite in NONFINITE_POLICIES, f"nonfinite={nonfinite!r}: expected one of {list(NONFINITE_POLICIES)}")
-    check(ema_decay is None or 0.0 < ema_decay < 1.0, f"ema_decay={ema_decay!r}: expected None or 0 < decay < 1")
+    check_int("latent_dim", latent_dim, 1, owner=OWNER)
+    check_int("d_steps", d_steps, 1, owner=OWNER)
+    check_int("num_classes", num_classes, 0, owner=OWNER)
+    check_choice("latent_distribution", latent_distribution, LATENT_DISTRIBUTIONS, owner=OWNER)
+    check_choice("nonfinite", nonfinite, NONFINITE_POLICIES, owner=OWNER)
+    check_number("ema_decay", ema_decay, low=0, high=1, low_open=True, high_open=True, optional=True, owner=OWNER)
     for name, value in (("g_clip_norm", g_clip_norm), ("d_clip_norm", d_clip_norm)):
-        check(value is None or value > 0, f"{name}={value!r}: expected None or a positive number")
-    check(isinstance(channels_last, bool), f"channels_last={channels_last!r}: expected True or False")
+        check_number(name, value, low=0, low_open=True, optional=True, owner=OWNER)
+    check_flag("channels_last", channels_last, owner=OWNER)
     check(
         isinstance(compile, (bool, Mapping)),
-        f"compile={compile!r}: expected True, False or a dict of torch.compile options",
+        f"GANModule(compile={compile!r}): expected True, False or a dict of torch.compile options",
     )
     if isinstance(compile, Mapping):
         check_compile_options(compile)
@@ -131,8 +120,24 @@ def check_enough_batches(trainer: L.Trainer, d_steps: int) -> None:
         )
 
 
-def check_inputs(gan: GANModule, real: Tensor, labels: Tensor | None) -> None:
-    """Fail with a clear message before the first optimizer step if the pieces do not fit."""
+def check_inputs(
+    real: Tensor,
+    labels: Tensor | None,
+    *,
+    num_classes: int,
+    latent_dim: int,
+    sample_latent: Callable[[int], Tensor],
+    sample_labels: Callable[[int], Tensor],
+    generate: Callable[[Tensor, Tensor | None], Tensor],
+    discriminate: Callable[[Tensor, Tensor | None], Tensor],
+    networks: Sequence[nn.Module],
+) -> None:
+    """Fail with a clear message before the first optimizer step if the pieces do not fit.
+
+    A dry run on the first real batch ``(real, labels)``: ``generate(sample_latent(B), labels)`` must
+    make samples of the data's shape, and ``discriminate(real, labels)`` one score per sample; the
+    ``networks`` run in eval mode for it (no batch-norm statistics from a dry run).
+    """
     batch_size = real.shape[0]
     if labels is not None:
         check(
@@ -141,22 +146,21 @@ def check_inputs(gan: GANModule, real: Tensor, labels: Tensor | None) -> None:
         )
         low, high = int(labels.min()), int(labels.max())
         check(
-            0 <= low and high < gan.num_classes,
-            f"labels in [{low}, {high}] but num_classes={gan.num_classes}: expected labels in [0, {gan.num_classes})",
+            0 <= low and high < num_classes,
+            f"labels in [{low}, {high}] but num_classes={num_classes}: expected labels in [0, {num_classes})",
         )
-    networks = (gan.generator, gan.discriminator)
     modes = [net.training for net in networks]
     for net in networks:
         net.eval()  # no batch-norm statistics or lazy data statistics from a dry run
     try:
         with torch.no_grad():
-            z = gan.sample_latent(batch_size)
-            fake_labels = gan.sample_labels(batch_size) if gan.num_classes else None
+            z = sample_latent(batch_size)
+            fake_labels = sample_labels(batch_size) if num_classes else None
             try:
-                fake = gan._generate_with(gan.generator, z, fake_labels)
+                fake = generate(z, fake_labels)
             except Exception as err:
                 raise ValueError(
-                    f"the generator failed on latents of shape {tuple(z.shape)} (latent_dim={gan.latent_dim}): "
+                    f"the generator failed on latents of shape {tuple(z.shape)} (latent_dim={latent_dim}): "
                     f"{err}. Expected a generator that takes (batch, latent_dim) inputs"
                 ) from err
             check(
@@ -165,7 +169,7 @@ def check_inputs(gan: GANModule, real: Tensor, labels: Tensor | None) -> None:
                 f"{tuple(real.shape[1:])}; expected the same shape",
             )
             try:
-                logits = gan._discriminate(real, labels, augmented=False)
+                logits = discriminate(real, labels)
             except Exception as err:
                 raise ValueError(
                     f"the discriminator failed on a real batch of shape {tuple(real.shape)}: {err}. "

@@ -10,16 +10,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from lightning_gan._checks import check
+from lightning_gan._internals import COMPILE_ERRORS, compile_backends, compile_modes, has_spectral_norm_hook
+from lightning_gan._validate import check
 
 __all__ = ["CompiledNetwork", "check_compile_options", "compile_networks", "compile_options"]
-
-try:  # what a failed compilation raises at the first call (torch wraps backend errors in these)
-    from torch._dynamo.exc import TorchDynamoException as _DynamoError
-
-    _COMPILE_ERRORS: tuple[type[BaseException], ...] = (_DynamoError,)
-except ImportError:  # pragma: no cover - torch without dynamo
-    _COMPILE_ERRORS = ()
 
 
 class CompiledNetwork:
@@ -55,7 +49,7 @@ class CompiledNetwork:
         if self.compiled is not None:
             try:
                 return self.compiled(*args)
-            except _COMPILE_ERRORS as err:  # e.g. no C++ compiler for the inductor backend
+            except COMPILE_ERRORS as err:  # e.g. no C++ compiler for the inductor backend
                 self._fall_back(err)
         return self.network(*args)
 
@@ -77,29 +71,24 @@ def compile_networks(
 
 def _has_spectral_norm(network: nn.Module) -> bool:
     """Whether ``network`` uses spectral norm (torch's parametrization or its older hook)."""
-    from torch.nn.utils.spectral_norm import SpectralNorm
-
     for module in network.modules():
         parametrizations = getattr(module, "parametrizations", {})
         if any(type(p).__name__ == "_SpectralNorm" for plist in parametrizations.values() for p in plist):
             return True
-        if any(isinstance(hook, SpectralNorm) for hook in module._forward_pre_hooks.values()):
+        if has_spectral_norm_hook(module):
             return True
     return False
 
 
 def check_compile_options(options: Mapping[str, Any]) -> None:
     """Reject a typo in ``compile``'s options before any compute (torch.compile checks them lazily)."""
-    import torch._dynamo
-    import torch._inductor
-
     known = [name for name in inspect.signature(torch.compile).parameters if name != "model"]
     for name in options:
         check(name in known, f"compile option {name!r}: expected one of {known}")
     mode, backend = options.get("mode"), options.get("backend")
     if mode is not None:
-        modes = list(torch._inductor.list_mode_options())
+        modes = compile_modes()
         check(mode in modes, f"compile mode {mode!r}: expected one of {modes}")
     if isinstance(backend, str):
-        backends = torch._dynamo.list_backends(exclude_tags=())
+        backends = compile_backends()
         check(backend in backends, f"compile backend {backend!r}: expected one of {backends}")

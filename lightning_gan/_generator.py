@@ -8,6 +8,8 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
+from lightning_gan._internals import foreach_lerp_
+
 __all__ = ["check_truncation", "eval_mode", "update_ema"]
 
 
@@ -18,7 +20,7 @@ def update_ema(average: nn.Module, network: nn.Module, decay: float) -> None:
     Batch-norm statistics follow the live network rather than being averaged.
     """
     params = [p.detach() for p in network.parameters()]
-    torch._foreach_lerp_(list(average.parameters()), params, 1.0 - decay)
+    foreach_lerp_(list(average.parameters()), params, 1.0 - decay)
     for average_buffer, buffer in zip(average.buffers(), network.buffers()):
         average_buffer.copy_(buffer)
 

@@ -10,14 +10,13 @@ the device keeps a tally that the host reads every ``log_every_n_steps`` iterati
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import lightning as L
 import torch
 from torch import Tensor
 
-if TYPE_CHECKING:
-    from lightning_gan.module import GANModule
+from lightning_gan._internals import clear_found_inf, set_found_inf, skips_nonfinite_on_device
+from lightning_gan._parallel import DataParallel
 
 __all__ = ["NONFINITE_POLICIES", "DeviceTally", "NonFiniteGuard"]
 
@@ -34,41 +33,44 @@ class NonFiniteGuard:
 
     def update(
         self,
-        module: GANModule,
         loss: Tensor,
         role: str,
         optimizer: Any,
         step: Callable[[], Any],
+        *,
+        iteration: int,
+        backward: Callable[..., None],
+        parallel: DataParallel,
+        scaler: Any = None,
         inputs: list[Tensor] | None = None,
     ) -> None:
-        """Backpropagate ``loss`` and run ``step`` (``optimizer``'s step), unless the loss is
-        non-finite on some rank (then as the policy says).
+        """Backpropagate ``loss`` (with ``backward(loss, inputs=...)``) and run ``step``
+        (``optimizer``'s step), unless the loss is non-finite on some rank (then as the policy says).
 
-        With an optimizer that skips an update on the device when told of a non-finite value,
-        nothing waits for the device here; otherwise the host reads the loss's finiteness first
-        (one sync).
+        ``iteration`` is the generator iteration (for messages), ``parallel`` the run's gradient
+        averaging, ``scaler`` the precision plugin's GradScaler if any (it skips non-finite steps
+        itself). With an optimizer that skips an update on the device when told of a non-finite
+        value, nothing waits for the device here; otherwise the host reads the loss's finiteness
+        first (one sync).
         """
-        parallel = module._parallel
         torch_optimizer = getattr(optimizer, "optimizer", optimizer)  # a LightningOptimizer wraps it
-        skips_on_device = getattr(torch_optimizer, "_step_supports_amp_scaling", False) and not _grad_scaler(
-            module.trainer
-        )
+        skips_on_device = skips_nonfinite_on_device(torch_optimizer) and scaler is None
         nonfinite = parallel.any_rank(~torch.isfinite(loss.detach()))
         if not skips_on_device and bool(nonfinite):
-            self.found(role, loss, module.global_step)
+            self.found(role, loss, iteration)
             return
         optimizer.zero_grad(set_to_none=True)
-        module.manual_backward(loss, **({} if inputs is None else {"inputs": inputs}))
+        backward(loss, **({} if inputs is None else {"inputs": inputs}))
         parallel.average_gradients(torch_optimizer)
         if not skips_on_device:
             step()
             return
-        self._unread.add(role, nonfinite, loss, module.global_step)
-        torch_optimizer.found_inf = nonfinite.float()  # read by the fused kernel: no update when nonzero
+        self._unread.add(role, nonfinite, loss, iteration)
+        set_found_inf(torch_optimizer, nonfinite.float())  # read by the fused kernel: no update when nonzero
         try:
             step()
         finally:
-            del torch_optimizer.found_inf
+            clear_found_inf(torch_optimizer)
 
     def found(
         self, role: str, loss: Tensor | float, iteration: int, count: int = 1, *, read_at: int | None = None
@@ -106,11 +108,6 @@ class NonFiniteGuard:
         """Act on the non-finite losses whose updates were skipped on the device (one host sync)."""
         for role, (count, iteration, value) in self._unread.read().items():
             self.found(role, value, iteration, count, read_at=global_step)
-
-
-def _grad_scaler(trainer: L.Trainer) -> Any:
-    """The precision plugin's GradScaler (16-mixed), which does its own non-finite skipping."""
-    return getattr(trainer.precision_plugin, "scaler", None)
 
 
 class DeviceTally:

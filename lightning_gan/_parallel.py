@@ -9,6 +9,8 @@ import lightning as L
 import torch
 from torch import Tensor, nn
 
+from lightning_gan._internals import flatten_dense_tensors, stop_ddp_gradient_sync, unflatten_dense_tensors
+
 __all__ = ["DataParallel", "in_flat_buffers"]
 
 
@@ -61,7 +63,7 @@ class DataParallel:
     def begin_iteration(self) -> None:
         """Switch DDP's own gradient synchronization off for this iteration."""
         if self.ddp_module is not None:
-            self.ddp_module.require_backward_grad_sync = False  # we average gradients ourselves, per network
+            stop_ddp_gradient_sync(self.ddp_module)  # we average gradients ourselves, per network
 
     def average_gradients(self, optimizer: Any) -> None:
         """Average the gradients of ``optimizer``'s parameters over all processes."""
@@ -85,9 +87,9 @@ def in_flat_buffers(tensors: list[Tensor], collective: Callable[[Tensor], Any]) 
     """Run an in-place ``collective`` on ``tensors`` packed into one flat buffer per dtype: one call each."""
     for dtype in {t.dtype for t in tensors}:
         same = [t for t in tensors if t.dtype == dtype]
-        flat = torch._utils._flatten_dense_tensors(same)
+        flat = flatten_dense_tensors(same)
         collective(flat)
-        for tensor, synced in zip(same, torch._utils._unflatten_dense_tensors(flat, same)):
+        for tensor, synced in zip(same, unflatten_dense_tensors(flat, same)):
             tensor.copy_(synced)
 
 

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from kornia.geometry.transform import warp_affine
 from torch import Tensor
 
+from lightning_gan._validate import check_int
 from lightning_gan.nets import Recordable
 
 __all__ = ["ADA_OPS", "ADA_PRESETS", "DIFF_AUGMENT_POLICIES", "AdaptiveAugment", "DiffAugment"]
@@ -301,8 +302,7 @@ class AdaptiveAugment(Recordable):
         super().__init__()
         if isinstance(target, bool) or not isinstance(target, (int, float)) or not 0.0 < target <= 1.0:
             raise ValueError(f"AdaptiveAugment's target must lie in (0, 1] (r_t = E[sign(D(real))]); got {target!r}")
-        if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
-            raise ValueError(f"AdaptiveAugment's interval must be an int >= 1 (discriminator steps); got {interval!r}")
+        check_int("interval", interval, 1, owner="AdaptiveAugment")  # discriminator steps
         if (
             isinstance(speed_kimg, bool)
             or not isinstance(speed_kimg, (int, float))

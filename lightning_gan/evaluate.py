@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from lightning_gan._validate import check_int
 from lightning_gan.metrics.features import (
     Features,
     ImageFolder,
@@ -99,8 +100,7 @@ def evaluate_checkpoint(
     from lightning_gan.sampling import load_gan
 
     names = parse_metrics(metrics)
-    if not (isinstance(num_samples, int) and num_samples >= 2):
-        raise ValueError(f"num_samples={num_samples!r}: expected an int >= 2")
+    check_int("num_samples", num_samples, 2)
     gan = load_gan(checkpoint, map_location=device)
     net = _extractor(weights, feature_extractor, device)
     options: dict[str, Any] = {"batch_size": batch_size, "device": device, "progress": progress}
@@ -251,8 +251,7 @@ def checkpoint_neighbours(
     if space == "pixels" and (weights is not None or feature_extractor is not None):
         raise ValueError("space='pixels' compares pixels: weights and feature_extractor are for space='features'")
     for name, value in (("num_samples", num_samples), ("k", k)):
-        if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
-            raise ValueError(f"{name}={value!r}: expected an int >= 1")
+        check_int(name, value, 1)
     gan = load_gan(checkpoint, map_location=device)
     samples = gan.generate(num_samples, seed=seed).float()
     if samples.dim() != 4:

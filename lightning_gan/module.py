@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import copy
 import inspect
-import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -30,9 +29,8 @@ import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
 
-from lightning_gan._batches import iteration_progress_bar, next_real_batch
+from lightning_gan._batches import DataloaderIterNotice, next_real_batch
 from lightning_gan._checks import (
-    check,
     check_arguments,
     check_checkpoint_writer,
     check_enough_batches,
@@ -43,18 +41,17 @@ from lightning_gan._checks import (
 )
 from lightning_gan._compile import CompiledNetwork, compile_networks, compile_options
 from lightning_gan._generator import check_truncation, eval_mode, update_ema
+from lightning_gan._internals import grad_scaler, should_update_logs
 from lightning_gan._nonfinite import NonFiniteGuard
 from lightning_gan._parallel import DataParallel
+from lightning_gan._progress import iteration_progress_bar
 from lightning_gan._records import build_callable, resolve_network, resolve_part, resolve_parts, save_records
 from lightning_gan._rng import cuda_devices, gather_rng_states, restore_rng_state
+from lightning_gan._validate import check, check_int
 from lightning_gan.losses import get_loss
 from lightning_gan.regularizers import DiscriminatorPhase, GeneratorPhase, Regularizer
 
 __all__ = ["GANModule"]
-
-# One training_step per generator iteration pulls its k real batches from `dataloader_iter` on
-# purpose (see training_step); Lightning's generic caution about that signature is noise here.
-warnings.filterwarnings("ignore", message=r"(You are using|Found) the `dataloader_iter`|Found `dataloader_iter`")
 
 # The usual GAN Adam (DCGAN, Radford et al. 2016): a low beta1 keeps momentum from fighting the
 # opponent's moves.
@@ -176,6 +173,7 @@ class GANModule(L.LightningModule):
         self._parallel: DataParallel | None = None  # set up at the first training step
         self._rng_to_restore: list[dict[str, Tensor]] | None = None  # from a checkpoint, for on_train_start
         self._resumed = False  # this fit continues a checkpointed run's random stream
+        self._notice = DataloaderIterNotice()  # silenced while Lightning sets a fit up
         save_records(self, inspect.currentframe())  # hyper-parameters that a weights-only torch.load reads back
 
     # ------------------------------------------------------------------ checkpoints
@@ -249,7 +247,7 @@ class GANModule(L.LightningModule):
         classes are drawn uniformly. ``truncation_psi < 1`` pulls w toward the generator's average,
         ``w = w_avg + psi * (w - w_avg)`` (the truncation trick), for generators that support it.
         """
-        check(isinstance(num_samples, int) and num_samples >= 1, f"num_samples={num_samples!r}: expected an int >= 1")
+        check_int("num_samples", num_samples, 1)
         if labels is not None:
             labels = check_labels(labels, num_samples, self.num_classes, self.device)
         with torch.random.fork_rng(devices=cuda_devices(self.device), enabled=seed is not None):
@@ -291,6 +289,7 @@ class GANModule(L.LightningModule):
                 net.to(memory_format=torch.channels_last)  # 4-d weights only; the rest is unchanged
 
     def on_train_start(self) -> None:
+        self._notice.restore()
         check_enough_batches(self.trainer, self.d_steps)
         if self._rng_to_restore is not None:
             # Continue the noise stream where the checkpointed run left it. Here, after the loaders
@@ -303,14 +302,23 @@ class GANModule(L.LightningModule):
 
     def configure_callbacks(self) -> list[L.Callback]:
         """Lightning's default progress bar, if on, becomes one that counts generator iterations."""
+        self._notice.silence()  # the first module hook of a fit
         return iteration_progress_bar(self.trainer)
+
+    def teardown(self, stage: str) -> None:
+        self._notice.restore()  # a fit that stopped before training started
 
     def _should_log(self) -> bool:
         # Each self.log call costs about a millisecond on the CPU (Lightning moves its metric state
         # every call), more than a toy iteration's arithmetic; loggers only read the values every
         # `log_every_n_steps` iterations, so log exactly then.
-        connector = getattr(self._trainer, "_logger_connector", None)
-        return bool(getattr(connector, "should_update_logs", True))
+        return should_update_logs(self.trainer)
+
+    def _to_training_device(self, batch: Any) -> Any:
+        """Lightning's usual path for a batch, which ``dataloader_iter`` mode leaves to the module."""
+        batch = self.trainer.precision_plugin.convert_input(batch)
+        batch = self.on_before_batch_transfer(batch, 0)
+        return self.trainer.strategy.batch_to_device(batch, dataloader_idx=0)
 
     def _schedulers(self) -> list[Any]:
         schedulers = self.lr_schedulers()
@@ -330,10 +338,19 @@ class GANModule(L.LightningModule):
         self._parallel.begin_iteration()
         # Fetch all k real batches first: an epoch that runs out mid-iteration then ends without
         # a partial iteration (StopIteration here ends the epoch), so D steps stay exactly k per G step.
-        batches = [next_real_batch(self, dataloader_iter) for _ in range(self.d_steps)]
+        batches = [
+            next_real_batch(dataloader_iter, self._to_training_device, self.num_classes, self.channels_last)
+            for _ in range(self.d_steps)
+        ]
         if not self._inputs_checked:
             with torch.random.fork_rng(devices=cuda_devices(self.device), enabled=self._resumed):
-                check_inputs(self, *batches[0])
+                check_inputs(
+                    *batches[0], num_classes=self.num_classes, latent_dim=self.latent_dim,
+                    sample_latent=self.sample_latent, sample_labels=self.sample_labels,
+                    generate=lambda z, labels: self._generate_with(self.generator, z, labels),
+                    discriminate=lambda x, labels: self._discriminate(x, labels, augmented=False),
+                    networks=(self.generator, self.discriminator),
+                )  # fmt: skip
             self._inputs_checked = True
         logs: dict[str, Tensor] = {}
         for index, (real, labels) in enumerate(batches):
@@ -372,12 +389,8 @@ class GANModule(L.LightningModule):
         total = self._add_regularizers(loss, self.d_regularizers, phase, logs)
         # Step through the strategy rather than the LightningOptimizer: the precision plugin still
         # scales and unscales, but global_step counts only generator steps.
-        self.guard.update(
-            self,
-            total,
-            "discriminator",
-            optimizer,
-            lambda: self.trainer.strategy.optimizer_step(optimizer, _no_closure),
+        self._update(
+            total, "discriminator", optimizer, lambda: self.trainer.strategy.optimizer_step(optimizer, _no_closure)
         )
         return logs
 
@@ -394,8 +407,18 @@ class GANModule(L.LightningModule):
         # Gradients for the generator's parameters only (no discriminator weight gradients are
         # computed), without toggling requires_grad, which would invalidate compiled graphs.
         inputs = [p for p in self.generator.parameters() if p.requires_grad]
-        self.guard.update(self, total, "generator", optimizer, optimizer.step, inputs=inputs)
+        self._update(total, "generator", optimizer, optimizer.step, inputs=inputs)
         return logs
+
+    def _update(
+        self, loss: Tensor, role: str, optimizer: Any, step: Callable[[], Any], inputs: list[Tensor] | None = None
+    ) -> None:
+        """One update of ``role`` under the non-finite guard: backward, gradient averaging, ``step``."""
+        assert self._parallel is not None  # set up at the first training step
+        self.guard.update(
+            loss, role, optimizer, step, iteration=self.global_step, backward=self.manual_backward,
+            parallel=self._parallel, scaler=grad_scaler(self.trainer), inputs=inputs,
+        )  # fmt: skip
 
     @staticmethod
     def _add_regularizers(

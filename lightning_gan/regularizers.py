@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from lightning_gan._validate import check_int, check_number
 from lightning_gan.nets._recordable import Recordable
 
 __all__ = [
@@ -119,10 +120,8 @@ class Regularizer(Recordable):
     def __init__(self, weight: float, interval: int = 1) -> None:
         super().__init__()
         name = type(self).__name__
-        if not (isinstance(weight, (int, float)) and weight >= 0):
-            raise ValueError(f"{name}(weight={weight!r}): expected a number >= 0")
-        if not (isinstance(interval, int) and not isinstance(interval, bool) and interval >= 1):
-            raise ValueError(f"{name}(interval={interval!r}): expected an int >= 1")
+        check_number("weight", weight, low=0, owner=name)
+        check_int("interval", interval, 1, owner=name)
         self.weight = float(weight)
         self.interval = interval
 
@@ -254,10 +253,8 @@ class LeCam(Regularizer):
 
     def __init__(self, weight: float, decay: float = 0.99, start: int = 1000) -> None:
         super().__init__(weight, interval=1)
-        if not (isinstance(decay, (int, float)) and 0.0 <= decay < 1.0):
-            raise ValueError(f"LeCam(decay={decay!r}): expected a number in [0, 1)")
-        if not (isinstance(start, int) and not isinstance(start, bool) and start >= 0):
-            raise ValueError(f"LeCam(start={start!r}): expected an int >= 0")
+        check_number("decay", decay, low=0, high=1, high_open=True, owner="LeCam")
+        check_int("start", start, 0, owner="LeCam")
         self.decay, self.start = float(decay), start
         self.register_buffer("ema_real", torch.zeros(()))  # a_R
         self.register_buffer("ema_fake", torch.zeros(()))  # a_F
@@ -310,10 +307,8 @@ class PathLength(Regularizer):
 
     def __init__(self, weight: float = 2.0, interval: int = 4, decay: float = 0.01, batch_shrink: int = 2) -> None:
         super().__init__(weight, interval)
-        if not (isinstance(decay, (int, float)) and 0.0 < decay <= 1.0):
-            raise ValueError(f"PathLength(decay={decay!r}): expected a number in (0, 1]")
-        if not (isinstance(batch_shrink, int) and not isinstance(batch_shrink, bool) and batch_shrink >= 1):
-            raise ValueError(f"PathLength(batch_shrink={batch_shrink!r}): expected an int >= 1")
+        check_number("decay", decay, low=0, high=1, low_open=True, owner="PathLength")
+        check_int("batch_shrink", batch_shrink, 1, owner="PathLength")
         self.decay, self.batch_shrink = float(decay), batch_shrink
         self.register_buffer("mean", torch.zeros(()))
 

@@ -165,7 +165,7 @@ def test_a_subset_that_is_no_number_is_a_type_error(subset):
 
 @pytest.mark.parametrize("seed", [-1, 1.5, None])
 def test_a_bad_subset_seed_is_refused(seed):
-    with pytest.raises(ValueError, match=rf"subset_seed={seed!r}; expected an int >= 0"):
+    with pytest.raises(ValueError, match=rf"subset_seed={seed!r}\): expected an int >= 0"):
         DigitsDataModule(subset=10, subset_seed=seed)
 
 

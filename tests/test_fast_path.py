@@ -145,7 +145,7 @@ def test_compile_falls_back_to_the_eager_networks_with_one_warning_each():
         ({"mode": "max-autotun"}, "compile mode 'max-autotun': expected one of"),
         ({"backend": "indcutor"}, "compile backend 'indcutor': expected one of"),
         ({"fullgraf": True}, "compile option 'fullgraf': expected one of"),
-        ("yes", "compile='yes': expected True, False or a dict"),
+        ("yes", "GANModule\\(compile='yes'\\): expected True, False or a dict"),
     ],
 )
 def test_a_typo_in_the_compile_options_fails_at_construction(compile_option, message):

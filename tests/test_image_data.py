@@ -294,10 +294,14 @@ def test_a_set_smaller_than_one_batch_is_an_error(tmp_path):
 @pytest.mark.parametrize(
     ("make", "error", "match"),
     [
-        (lambda r: MNISTDataModule(r, batch_size=0), ValueError, r"MNISTDataModule: batch_size=0; expected an int"),
-        (lambda r: FashionMNISTDataModule(r, size=2.5), ValueError, r"size=2.5; expected an int >= 1"),
-        (lambda r: CIFAR10DataModule(r, num_workers=-1), ValueError, r"num_workers=-1; expected an int >= 0"),
-        (lambda r: CIFAR10DataModule(r, download="yes"), TypeError, r"download='yes'; expected True or False"),
+        (lambda r: MNISTDataModule(r, batch_size=0), ValueError, r"MNISTDataModule\(batch_size=0\): expected an int"),
+        (lambda r: FashionMNISTDataModule(r, size=2.5), ValueError, r"size=2.5\): expected an int >= 1"),
+        (lambda r: CIFAR10DataModule(r, num_workers=-1), ValueError, r"num_workers=-1\): expected an int >= 0"),
+        (
+            lambda r: CIFAR10DataModule(r, download="yes"),
+            ValueError,
+            r"CIFAR10DataModule\(download='yes'\): expected True or False",
+        ),
         (lambda r: CelebADataModule(r, split="val"), ValueError, r"split='val'; expected one of \['train', "),
         (lambda r: CelebADataModule(r, pin_memory="auto"), TypeError, r"pin_memory='auto'"),
         (lambda r: ImageFolderDataModule(r, channels=4), ValueError, r"channels=4; expected 3 \(RGB\) or 1"),
@@ -309,7 +313,11 @@ def test_a_set_smaller_than_one_batch_is_an_error(tmp_path):
             ValueError,
             r"on_device=True with num_workers=2",
         ),
-        (lambda r: MNISTDataModule(r, on_device="yes"), TypeError, r"on_device='yes'; expected True or False"),
+        (
+            lambda r: MNISTDataModule(r, on_device="yes"),
+            ValueError,
+            r"MNISTDataModule\(on_device='yes'\): expected True or False",
+        ),
     ],
 )
 def test_bad_arguments_name_the_value(tmp_path, make, error, match):

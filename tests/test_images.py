@@ -26,5 +26,5 @@ def test_digits_at_native_size_are_the_raw_pixels():
 
 
 def test_digits_reject_bad_sizes():
-    with pytest.raises(ValueError, match=r"DigitsDataModule: size=4; expected an int >= 8"):
+    with pytest.raises(ValueError, match=r"DigitsDataModule\(size=4\): expected an int >= 8"):
         DigitsDataModule(size=4)

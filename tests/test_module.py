@@ -266,9 +266,10 @@ def assert_no_optimizer_step(module, tmp_path, data, match):
     ("kwargs", "match"),
     [
         ({"loss": "wgan"}, r"loss='wgan' is not a known loss; expected one of"),
-        ({"d_steps": 0}, r"d_steps=0: expected an int >= 1"),
-        ({"latent_distribution": "cauchy"}, r"latent_distribution='cauchy': expected one of \['normal', 'uniform'\]"),
-        ({"ema_decay": 1.5}, r"ema_decay=1.5: expected None or 0 < decay < 1"),
+        ({"d_steps": 0}, r"GANModule\(d_steps=0\): expected an int >= 1"),
+        ({"d_steps": True}, r"GANModule\(d_steps=True\): expected an int >= 1"),  # True is no D step count
+        ({"latent_distribution": "cauchy"}, r"latent_distribution='cauchy'\): expected one of \['normal', 'uniform'\]"),
+        ({"ema_decay": 1.5}, r"GANModule\(ema_decay=1.5\): expected None or a number > 0 and < 1"),
     ],
 )
 def test_bad_arguments_fail_at_construction(kwargs, match):

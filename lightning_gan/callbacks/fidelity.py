@@ -10,7 +10,7 @@ import lightning as L
 import torch
 from torch import nn
 
-from lightning_gan.callbacks.sample_grid import _check_int
+from lightning_gan._validate import check_int
 from lightning_gan.metrics.features import (
     Features,
     RealFeatureCache,
@@ -144,11 +144,9 @@ class FidelityMetrics(L.Callback):
             ("pr_k", pr_k, 1),
             ("dc_k", dc_k, 1),
         ]:
-            _check_int("FidelityMetrics", name, value, minimum)
-        if every_n_steps is not None:
-            _check_int("FidelityMetrics", "every_n_steps", every_n_steps, 1)
-        if num_workers is not None:
-            _check_int("FidelityMetrics", "num_workers", num_workers, 0)
+            check_int(name, value, minimum, owner="FidelityMetrics")
+        check_int("every_n_steps", every_n_steps, 1, owner="FidelityMetrics", optional=True)
+        check_int("num_workers", num_workers, 0, owner="FidelityMetrics", optional=True)
         if "kid" in self.metrics and num_samples < kid_subset_size:
             raise ValueError(
                 f"FidelityMetrics(num_samples={num_samples}, kid_subset_size={kid_subset_size}): KID draws subsets "

@@ -7,7 +7,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from lightning_gan.callbacks.sample_grid import _check_int, _FixedNoiseImages
+from lightning_gan._validate import check_int
+from lightning_gan.callbacks.sample_grid import _FixedNoiseImages
 
 __all__ = ["LatentInterpolation"]
 
@@ -53,8 +54,8 @@ class LatentInterpolation(_FixedNoiseImages):
         method: str = "slerp",
         key: str = "interpolation",
     ) -> None:
-        _check_int("LatentInterpolation", "num_rows", num_rows, 1)
-        _check_int("LatentInterpolation", "steps", steps, 2)
+        check_int("num_rows", num_rows, 1, owner="LatentInterpolation")
+        check_int("steps", steps, 2, owner="LatentInterpolation")
         if method not in METHODS:
             raise ValueError(f"LatentInterpolation(method={method!r}): expected one of {list(METHODS)}")
         super().__init__(every_n_steps=every_n_steps, seed=seed, key=key)

@@ -10,9 +10,9 @@ import lightning as L
 import torch
 from torch import nn
 
+from lightning_gan._validate import check_int
 from lightning_gan.callbacks._images import log_image, run_dir
 from lightning_gan.callbacks.fidelity import real_features, training_set
-from lightning_gan.callbacks.sample_grid import _check_int
 from lightning_gan.metrics.features import Features, RealFeatureCache
 from lightning_gan.metrics.inception import FeatureExtractor, InceptionV3
 from lightning_gan.metrics.neighbours import Neighbours, PixelFeatures, find_neighbours
@@ -71,9 +71,8 @@ class NearestNeighbours(L.Callback):
     ) -> None:
         for name, value, minimum in [("num_samples", num_samples, 1), ("k", k, 1), ("every_n_steps", every_n_steps, 1),
                                      ("batch_size", batch_size, 1)]:  # fmt: skip
-            _check_int("NearestNeighbours", name, value, minimum)
-        if num_workers is not None:
-            _check_int("NearestNeighbours", "num_workers", num_workers, 0)
+            check_int(name, value, minimum, owner="NearestNeighbours")
+        check_int("num_workers", num_workers, 0, owner="NearestNeighbours", optional=True)
         if space not in SPACES:
             raise ValueError(f"NearestNeighbours(space={space!r}): expected one of {', '.join(SPACES)}")
         if space == "pixels" and (weights is not None or feature_extractor is not None):

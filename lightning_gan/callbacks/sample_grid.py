@@ -12,6 +12,7 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_warn
 from torch import Tensor
 
 from lightning_gan._generator import check_truncation
+from lightning_gan._validate import check_int
 from lightning_gan.callbacks._images import log_image, run_dir
 from lightning_gan.sampling import save_samples
 
@@ -19,11 +20,6 @@ __all__ = ["SampleGrid"]
 
 # latents per generator call: a large grid does not need one huge batch
 GENERATE_CHUNK = 256
-
-
-def _check_int(owner: str, name: str, value: Any, minimum: int) -> None:
-    if not (isinstance(value, int) and not isinstance(value, bool) and value >= minimum):
-        raise ValueError(f"{owner}({name}={value!r}): expected an int >= {minimum}")
 
 
 class _FixedNoiseImages(L.Callback):
@@ -41,7 +37,7 @@ class _FixedNoiseImages(L.Callback):
 
     def __init__(self, *, every_n_steps: int, seed: int, key: str) -> None:
         name = type(self).__name__
-        _check_int(name, "every_n_steps", every_n_steps, 1)
+        check_int("every_n_steps", every_n_steps, 1, owner=name)
         if not (isinstance(seed, int) and not isinstance(seed, bool)):
             raise TypeError(f"{name}(seed={seed!r}): expected an int")
         if not (isinstance(key, str) and key):
@@ -240,12 +236,11 @@ class SampleGrid(_FixedNoiseImages):
         key: str = "samples",
         truncation_psi: float = 1.0,
     ) -> None:
-        _check_int("SampleGrid", "num_samples", num_samples, 1)
+        check_int("num_samples", num_samples, 1, owner="SampleGrid")
         if not isinstance(truncation_psi, (int, float)) or isinstance(truncation_psi, bool):
             raise TypeError(f"SampleGrid(truncation_psi={truncation_psi!r}): expected a number (1 = no truncation)")
         self.truncation_psi = truncation_psi  # the generator's support is checked at fit start
-        if nrow is not None:
-            _check_int("SampleGrid", "nrow", nrow, 1)
+        check_int("nrow", nrow, 1, owner="SampleGrid", optional=True)
         super().__init__(every_n_steps=every_n_steps, seed=seed, key=key)
         self.num_samples = num_samples
         self.nrow = nrow

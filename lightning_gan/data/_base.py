@@ -12,6 +12,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+from lightning_gan._internals import uses_distributed_sampler
+from lightning_gan._validate import check_flag, check_int
 from lightning_gan.data._datasets import _as_is, _ImageFiles, _InMemory
 from lightning_gan.data._resumable import ResumableDataLoader, ResumableRandomSampler
 from lightning_gan.data._subset import check_subset, subset_count, subset_indices
@@ -52,16 +54,14 @@ class _ImageDataModule(RecordsInit, L.LightningDataModule):
     ) -> None:
         super().__init__()
         check_subset(self._name, subset, subset_seed)
-        self._check_int("size", size, min_size)
-        self._check_int("batch_size", batch_size, 1)
-        if num_workers is not None:
-            self._check_int("num_workers", num_workers, 0)
+        check_int("size", size, min_size, owner=self._name)
+        check_int("batch_size", batch_size, 1, owner=self._name)
+        check_int("num_workers", num_workers, 0, owner=self._name, optional=True)
         if pin_memory is not None and not isinstance(pin_memory, bool):
             raise TypeError(
                 f"{self._name}: pin_memory={pin_memory!r}; expected True, False or None (pin when CUDA is available)"
             )
-        if not isinstance(on_device, bool):
-            raise TypeError(f"{self._name}: on_device={on_device!r}; expected True or False")
+        check_flag("on_device", on_device, owner=self._name)
         if on_device and num_workers:
             raise ValueError(
                 f"{self._name}: on_device=True with num_workers={num_workers}; a set held on the device is "
@@ -80,10 +80,6 @@ class _ImageDataModule(RecordsInit, L.LightningDataModule):
     @property
     def _name(self) -> str:
         return type(self).__name__
-
-    def _check_int(self, name: str, value: Any, minimum: int) -> None:
-        if not (isinstance(value, int) and not isinstance(value, bool) and value >= minimum):
-            raise ValueError(f"{self._name}: {name}={value!r}; expected an int >= {minimum}")
 
     def _check_root(self, root: Any) -> Path:
         if not isinstance(root, (str, os.PathLike)):
@@ -136,9 +132,8 @@ class _ImageDataModule(RecordsInit, L.LightningDataModule):
     def _check_shards(self, count: int) -> None:
         """Under DDP each process gets ``ceil(count / world_size)`` images: at least one full batch each."""
         trainer = self.trainer
-        world = int(getattr(trainer, "world_size", 1) or 1) if trainer is not None else 1
-        connector = getattr(trainer, "_accelerator_connector", None)
-        if world == 1 or not getattr(connector, "use_distributed_sampler", True):
+        world = trainer.world_size if trainer is not None else 1
+        if world == 1 or not uses_distributed_sampler(trainer):
             return
         per_process = math.ceil(count / world)
         if per_process < self.batch_size:
@@ -171,8 +166,7 @@ class _DownloadableDataModule(_ImageDataModule):
     def __init__(self, root: str | os.PathLike[str], *, download: bool, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.root = self._check_root(root)
-        if not isinstance(download, bool):
-            raise TypeError(f"{self._name}: download={download!r}; expected True or False")
+        check_flag("download", download, owner=self._name)
         self.download = download
 
     @property

@@ -21,8 +21,9 @@ from collections.abc import Iterator, Sized
 from typing import Any
 
 import torch
-from lightning.fabric.utilities.distributed import DistributedSamplerWrapper
 from torch.utils.data import BatchSampler, DataLoader, DistributedSampler, Sampler
+
+from lightning_gan._internals import wrapped_sampler
 
 __all__ = ["ResumableDataLoader", "ResumableRandomSampler"]
 
@@ -90,7 +91,7 @@ class ResumableDataLoader(DataLoader):
         return sampler if isinstance(sampler, DistributedSampler) else None
 
     @property
-    def _index_sampler(self) -> Any:
+    def _index_sampler(self) -> Any:  # overrides a private DataLoader hook: tests/test_internals.py
         # DataLoader's (private) source of indices, or batches of them, for its iterators; wrapping it
         # is the one place that sees a whole epoch's indices without the loader re-creating its samplers
         index_sampler = super()._index_sampler
@@ -156,7 +157,7 @@ class _DistributedEpoch:
         if self.loader._next_epoch is not None:
             self.distributed.set_epoch(self.loader._next_epoch)
             self.loader._next_epoch += 1
-        wrapped = self.distributed.dataset._sampler if isinstance(self.distributed, DistributedSamplerWrapper) else None
+        wrapped = wrapped_sampler(self.distributed)
         if isinstance(wrapped, BatchSampler):
             wrapped = wrapped.sampler
         if isinstance(wrapped, ResumableRandomSampler):

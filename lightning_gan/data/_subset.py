@@ -12,6 +12,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from lightning_gan._validate import check_int
+
 
 def check_subset(owner: str, subset: Any, subset_seed: Any) -> None:
     """Raise unless ``subset`` is None, an image count >= 1 (an int, or a whole float above 1) or a float
@@ -29,8 +31,7 @@ def check_subset(owner: str, subset: Any, subset_seed: Any) -> None:
                 f"{owner}: subset={subset!r} is a fraction > 1; expected a fraction in (0, 1] of the training "
                 f"split, or an int image count (subset={math.floor(subset)})"
             )
-    if isinstance(subset_seed, bool) or not isinstance(subset_seed, int) or subset_seed < 0:
-        raise ValueError(f"{owner}: subset_seed={subset_seed!r}; expected an int >= 0")
+    check_int("subset_seed", subset_seed, 0, owner=owner)
 
 
 def subset_count(owner: str, subset: int | float, split_size: int, where: str) -> int:  # noqa: PYI041

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import BatchSampler, DataLoader, Dataset
 
+from lightning_gan._validate import check_int
 from lightning_gan.data._resumable import ResumableDataLoader, ResumableRandomSampler
 
 __all__ = ["Gaussian1DDataModule", "GridDataModule", "RingDataModule", "ToyDataModule"]
@@ -52,10 +53,8 @@ class ToyDataModule(L.LightningDataModule):
             raise ValueError(f"centers of shape {tuple(centers.shape)}: expected (num_modes, dim)")
         if not std > 0:
             raise ValueError(f"std={std!r}: expected a positive number")
-        if not (isinstance(batch_size, int) and batch_size >= 1):
-            raise ValueError(f"batch_size={batch_size!r}: expected an int >= 1")
-        if not (isinstance(num_samples, int) and num_samples >= batch_size):
-            raise ValueError(f"num_samples={num_samples!r}: expected an int >= batch_size ({batch_size})")
+        check_int("batch_size", batch_size, 1, owner=type(self).__name__)
+        check_int("num_samples", num_samples, batch_size, owner=type(self).__name__)  # at least one batch
         self.centers = centers
         self.std = float(std)
         self.batch_size = batch_size

@@ -16,6 +16,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from lightning_gan._validate import check_int
+
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
     "Neighbours",
@@ -47,8 +49,7 @@ def distance_blocks(a: Tensor, b: Tensor, chunk_size: int = DEFAULT_CHUNK_SIZE) 
     _check_features("b", b)
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"features of shapes {tuple(a.shape)} and {tuple(b.shape)}: expected the same dimension D")
-    if not (isinstance(chunk_size, int) and chunk_size >= 1):
-        raise ValueError(f"chunk_size={chunk_size!r}: expected an int >= 1")
+    check_int("chunk_size", chunk_size, 1)
     b = b.to(a.device, a.dtype)
     for i in range(0, len(a), chunk_size):
         rows = a[i : i + chunk_size]
@@ -66,8 +67,7 @@ def nearest_neighbours(
     ``k`` of ``nearest_neighbours(x, x, k + 1)``, as torch-fidelity and ``prdc`` count it.
     Memory: one distance block and a running ``(chunk_size, 2k)`` merge buffer.
     """
-    if not (isinstance(k, int) and not isinstance(k, bool) and k >= 1):
-        raise ValueError(f"k={k!r}: expected an int >= 1")
+    check_int("k", k, 1)
     if len(reference) < k:
         raise ValueError(f"{k} nearest neighbours asked for, but the reference set has {len(reference)} samples")
     distances = torch.empty(len(queries), k, device=queries.device, dtype=queries.dtype)

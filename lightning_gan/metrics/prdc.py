@@ -25,6 +25,7 @@ from collections.abc import Iterable
 import torch
 from torch import Tensor
 
+from lightning_gan._validate import check_int
 from lightning_gan.metrics.neighbours import DEFAULT_CHUNK_SIZE, _check_features, distance_blocks, nearest_neighbours
 
 __all__ = ["PRDC_METRICS", "precision_recall_density_coverage"]
@@ -85,8 +86,7 @@ def precision_recall_density_coverage(
     if unknown or not names:
         raise ValueError(f"metrics {names!r}: expected one or more of {', '.join(PRDC_METRICS)}")
     for name, value in (("pr_k", pr_k), ("dc_k", dc_k)):
-        if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
-            raise ValueError(f"{name}={value!r}: expected an int >= 1")
+        check_int(name, value, 1)
     _check_features("fake features", fake)
     _check_features("real features", real)
     if fake.shape[1] != real.shape[1]:

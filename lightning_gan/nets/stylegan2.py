@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from lightning_gan._validate import check_int
 from lightning_gan.nets._layers import needs_labels
 from lightning_gan.nets._recordable import Recordable
 
@@ -79,11 +80,6 @@ def check_stylegan2_shape(image_shape: tuple[int, int, int], role: str) -> tuple
 def _channels(short_side: int, channel_base: int, channel_max: int) -> int:
     """Width at a resolution: ``min(channel_base // short_side, channel_max)`` (at least 1)."""
     return max(1, min(channel_base // short_side, channel_max))
-
-
-def _check_positive_int(value: object, name: str, role: str) -> None:
-    if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
-        raise ValueError(f"{role}: {name}={value!r}; expected an int >= 1")
 
 
 # ------------------------------------------------------------------------------------ resampling
@@ -488,9 +484,8 @@ class StyleGAN2Generator(Recordable):
             ("channel_base", channel_base),
             ("channel_max", channel_max),
         ):
-            _check_positive_int(value, name, role)
-        if not (isinstance(num_classes, int) and num_classes >= 0):
-            raise ValueError(f"{role}: num_classes={num_classes!r}; expected an int >= 0")
+            check_int(name, value, 1, owner=role)
+        check_int("num_classes", num_classes, 0, owner=role)
         if not (isinstance(style_mixing_prob, (int, float)) and 0.0 <= style_mixing_prob <= 1.0):
             raise ValueError(f"{role}: style_mixing_prob={style_mixing_prob!r}; expected a number in [0, 1]")
         if not (isinstance(w_avg_beta, (int, float)) and 0.0 <= w_avg_beta <= 1.0):
@@ -677,9 +672,8 @@ class StyleGAN2Discriminator(Recordable):
             ("mbstd_group_size", mbstd_group_size),
             ("mapping_layers", mapping_layers),
         ):
-            _check_positive_int(value, name, role)
-        if not (isinstance(num_classes, int) and num_classes >= 0):
-            raise ValueError(f"{role}: num_classes={num_classes!r}; expected an int >= 0")
+            check_int(name, value, 1, owner=role)
+        check_int("num_classes", num_classes, 0, owner=role)
         final_channels = _channels(min(base), channel_base, channel_max)
         if not (
             isinstance(mbstd_channels, int)
@@ -690,7 +684,7 @@ class StyleGAN2Discriminator(Recordable):
                 f"{role}: mbstd_channels={mbstd_channels!r}; expected an int >= 0 dividing the last width {final_channels}"
             )
         if cmap_dim is not None:
-            _check_positive_int(cmap_dim, "cmap_dim", role)
+            check_int("cmap_dim", cmap_dim, 1, owner=role)
         self.image_shape, self.num_classes = tuple(image_shape), num_classes
         self.mbstd_group_size, self.mbstd_channels = mbstd_group_size, mbstd_channels
 
