@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["DataloaderIterNotice", "next_real_batch", "split_batch"]
+__all__ = ["SetupNotices", "next_real_batch", "split_batch"]
 
 
 def next_real_batch(
@@ -50,13 +50,14 @@ def split_batch(batch: Any, num_classes: int) -> tuple[Tensor, Tensor | None]:
     return real, labels.long()
 
 
-class DataloaderIterNotice:
-    """Lightning's two notices that ``training_step(dataloader_iter)`` is experimental, silenced
-    from the module's first hook of a fit (``configure_callbacks``) until training starts: the
-    module pulls its k batches per iteration from the iterator on purpose, and the user can do
-    nothing about them. Nothing else is filtered, and nothing at import."""
+class SetupNotices:
+    """Warnings Lightning raises while it sets a fit up that a user can do nothing about, silenced
+    from the module's first hook of a fit (``configure_callbacks``) until training starts: its two
+    notices that ``training_step(dataloader_iter)`` is experimental (the module pulls its k batches
+    per iteration from the iterator on purpose), and torch's deprecation of ``LeafSpec`` checks,
+    which Lightning's ``CombinedLoader`` makes. Nothing else is filtered, and nothing at import."""
 
-    MESSAGE = r"(You are using the|Found) `dataloader_iter`"
+    MESSAGES = (r"(You are using the|Found) `dataloader_iter`", r"`isinstance\(treespec, LeafSpec\)` is deprecated")
 
     def __init__(self) -> None:
         self._context: warnings.catch_warnings | None = None
@@ -65,7 +66,8 @@ class DataloaderIterNotice:
         if self._context is None:
             self._context = warnings.catch_warnings()
             self._context.__enter__()
-            warnings.filterwarnings("ignore", message=self.MESSAGE)
+            for message in self.MESSAGES:
+                warnings.filterwarnings("ignore", message=message)
 
     def restore(self) -> None:
         """Put the warning filters back as they were (idempotent)."""

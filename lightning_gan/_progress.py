@@ -13,7 +13,7 @@ from lightning.pytorch.callbacks import TQDMProgressBar
 
 from lightning_gan._internals import progress_bar_leave
 
-__all__ = ["IterationProgressBar", "iteration_progress_bar"]
+__all__ = ["IterationProgressBar", "use_iteration_progress_bar"]
 
 
 class IterationProgressBar(TQDMProgressBar):
@@ -47,10 +47,13 @@ class IterationProgressBar(TQDMProgressBar):
         super().on_train_batch_end(trainer, pl_module, outputs, batch, (batch_idx + 1) // self._d_steps() - 1)
 
 
-def iteration_progress_bar(trainer: L.Trainer) -> list[L.Callback]:
-    """An :class:`IterationProgressBar` in place of Lightning's default bar, with its settings
-    (``configure_callbacks`` replaces callbacks of a parent type); nothing for no bar or another bar."""
+def use_iteration_progress_bar(trainer: L.Trainer) -> None:
+    """Put an :class:`IterationProgressBar` with its settings in the place of Lightning's default bar
+    in ``trainer.callbacks``; no bar, or a bar of the user's own, stays as it is. (Returned from
+    ``configure_callbacks`` instead, it would make Lightning print that it overrides the default bar.)"""
     bar = trainer.progress_bar_callback
-    if type(bar) is not TQDMProgressBar:
-        return []
-    return [IterationProgressBar(refresh_rate=bar.refresh_rate, leave=progress_bar_leave(bar))]
+    if type(bar) is TQDMProgressBar:
+        callbacks = trainer.callbacks
+        callbacks[callbacks.index(bar)] = IterationProgressBar(
+            refresh_rate=bar.refresh_rate, leave=progress_bar_leave(bar)
+        )

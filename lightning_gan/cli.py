@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,24 @@ from lightning_gan.loggers import log_run_config, wandb_run_tags
 from lightning_gan.module import GANModule
 
 __all__ = ["GANCLI", "GANSaveConfigCallback", "main", "run_cli"]
+
+_RANK_ZERO_LOGGER = "lightning.pytorch.utilities.rank_zero"  # where Lightning's rank_zero_info logs
+_LITLOGGER_TIP = "try installing [litlogger]"
+
+
+@contextmanager
+def _without_log_records(logger_name: str, fragment: str) -> Iterator[None]:
+    """Drop the records of ``logger_name`` whose message contains ``fragment``, inside the block only."""
+
+    def keep(record: logging.LogRecord) -> bool:
+        return fragment not in record.getMessage()
+
+    logger = logging.getLogger(logger_name)
+    logger.addFilter(keep)
+    try:
+        yield
+    finally:
+        logger.removeFilter(keep)
 
 
 class GANCLI(LightningCLI):
@@ -56,7 +77,8 @@ class GANCLI(LightningCLI):
             callbacks = [c for c in callbacks if not isinstance(c, ModelCheckpoint)]
         elif not any(isinstance(c, SaveOnInterrupt) for c in [*callbacks, *(config.get("callbacks") or [])]):
             callbacks = [*callbacks, SaveOnInterrupt()]
-        return super()._instantiate_trainer(config, callbacks)
+        with _without_log_records(_RANK_ZERO_LOGGER, _LITLOGGER_TIP):  # an advertisement, printed by Trainer()
+            return super()._instantiate_trainer(config, callbacks)
 
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config

@@ -132,6 +132,8 @@ class WandbLogger(_LightningWandbLogger):
             self._go_offline("no W&B credentials found (WANDB_API_KEY or `wandb login`)")
         elif not self._explicit_mode and not wandb_reachable():
             self._go_offline(f"the W&B server {_wandb_url()} cannot be reached")
+        if self._save_dir:  # W&B looks for the code's git repository from here: it must exist
+            os.makedirs(self._save_dir, exist_ok=True)
         try:
             return super().experiment
         except Exception as err:  # wandb raises a range of errors for auth and network failures

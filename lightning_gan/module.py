@@ -29,7 +29,7 @@ import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
 
-from lightning_gan._batches import DataloaderIterNotice, next_real_batch
+from lightning_gan._batches import SetupNotices, next_real_batch
 from lightning_gan._checks import (
     check_arguments,
     check_checkpoint_writer,
@@ -44,7 +44,7 @@ from lightning_gan._generator import check_truncation, eval_mode, update_ema
 from lightning_gan._internals import grad_scaler, should_update_logs
 from lightning_gan._nonfinite import NonFiniteGuard
 from lightning_gan._parallel import DataParallel
-from lightning_gan._progress import iteration_progress_bar
+from lightning_gan._progress import use_iteration_progress_bar
 from lightning_gan._records import build_callable, resolve_network, resolve_part, resolve_parts, save_records
 from lightning_gan._rng import cuda_devices, gather_rng_states, restore_rng_state
 from lightning_gan._validate import check, check_int
@@ -173,7 +173,7 @@ class GANModule(L.LightningModule):
         self._parallel: DataParallel | None = None  # set up at the first training step
         self._rng_to_restore: list[dict[str, Tensor]] | None = None  # from a checkpoint, for on_train_start
         self._resumed = False  # this fit continues a checkpointed run's random stream
-        self._notice = DataloaderIterNotice()  # silenced while Lightning sets a fit up
+        self._notice = SetupNotices()  # silenced while Lightning sets a fit up
         save_records(self, inspect.currentframe())  # hyper-parameters that a weights-only torch.load reads back
 
     # ------------------------------------------------------------------ checkpoints
@@ -303,7 +303,8 @@ class GANModule(L.LightningModule):
     def configure_callbacks(self) -> list[L.Callback]:
         """Lightning's default progress bar, if on, becomes one that counts generator iterations."""
         self._notice.silence()  # the first module hook of a fit
-        return iteration_progress_bar(self.trainer)
+        use_iteration_progress_bar(self.trainer)
+        return []
 
     def teardown(self, stage: str) -> None:
         self._notice.restore()  # a fit that stopped before training started

@@ -1,5 +1,4 @@
 import os
-import warnings
 from pathlib import Path
 
 import pytest
@@ -8,7 +7,6 @@ import torch
 # Tiny networks run fastest on one thread, and CI runs three test workers on two cores.
 torch.set_num_threads(1)
 os.environ.setdefault("WANDB_SILENT", "true")
-warnings.filterwarnings("ignore", message=".*LeafSpec.*")
 
 
 @pytest.fixture

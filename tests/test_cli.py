@@ -136,6 +136,34 @@ def test_a_run_without_wandb_credentials_or_network_goes_offline_and_keeps_every
     assert list(cwd.iterdir()) == [], "nothing may land in the working directory"
 
 
+NOISE = {
+    "Lightning's note that the iteration bar overrides its own": "will override existing callbacks",
+    "W&B's warning about a run folder not made yet": "git root",
+    "torch's LeafSpec deprecation, raised inside Lightning": "LeafSpec",
+    "Lightning's litlogger advertisement": "litlogger",
+    "Lightning's dataloader_iter notices": "dataloader_iter",
+}
+
+
+def test_a_newcomer_s_first_run_prints_what_matters_and_no_noise(tmp_path, no_wandb_credentials):
+    # the README's first command, as shipped (progress bar, W&B, summary), in a git checkout with a
+    # run folder that does not exist yet
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    recipe = Path(__file__).parents[1] / "recipes" / "gaussian1d.yaml"
+    result = subprocess.run(
+        [Path(sys.executable).with_name("lightning-gan"), "fit", "--config", recipe,
+         "--trainer.default_root_dir", "runs/gaussian1d", "--trainer.max_steps", "30"],
+        cwd=tmp_path, env={**os.environ, "WANDB_SILENT": "false"}, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    output = result.stdout + result.stderr
+    for what, fragment in NOISE.items():
+        assert fragment not in output, f"{what}: {fragment!r} in\n{output[-3000:]}"
+    assert "logging offline to runs/gaussian1d/wandb" in output  # the W&B offline notice, and where
+    assert "wandb sync runs/gaussian1d/wandb/offline-run-" in output
+    assert "Total params" in output and "30/30" in output  # the summary; the bar counts iterations
+
+
 def test_the_command_offers_fit_validate_and_test(capsys):
     with pytest.raises(SystemExit) as exit_info:
         run_cli(["--help"])

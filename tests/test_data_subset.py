@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
+import lightning as L
 import numpy as np
 import pytest
 import torch
@@ -245,8 +245,8 @@ def test_a_folder_smaller_than_the_default_batch_fails_in_setup_naming_both_size
 def test_a_set_too_small_for_a_batch_on_every_process_fails_before_training():
     dm = digits(100, batch_size=64)  # enough for one batch on one process
     assert len(dm.train_dataloader()) == 1
-    dm.trainer = SimpleNamespace(world_size=2)  # under DDP each of 2 processes gets 50
+    dm.trainer = L.Trainer(accelerator="cpu", devices=2, strategy="ddp", logger=False)  # 50 for each of 2 processes
     with pytest.raises(ValueError, match=r"100 training images shared by 2 processes is 50 per process, fewer than "):
         dm.train_dataloader()
-    dm.trainer = SimpleNamespace(world_size=2, _accelerator_connector=SimpleNamespace(use_distributed_sampler=False))
+    dm.trainer = L.Trainer(accelerator="cpu", devices=2, strategy="ddp", logger=False, use_distributed_sampler=False)
     assert len(dm.train_dataloader()) == 1  # without a distributed sampler every process sees all 100

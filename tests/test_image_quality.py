@@ -40,13 +40,15 @@ def fit(recipe: str, tmp_path, *overrides: str):
     return run_cli([*args, *QUIET, *steps, *overrides])
 
 
-def check_learns_the_digits(result: dict, reference: DigitsReference) -> None:
+def check_learns_the_digits(
+    result: dict, reference: DigitsReference, *, rarest_class: float = 0.05, frechet_multiple: float = 6
+) -> None:
     # recognisable: the classifier is nearly as sure of samples as of held-out real digits (0.96)
     assert result["confidence"] >= 0.8 * reference.real_confidence, result
-    # every class: at least 5% of 1,000 samples each (10% if perfectly balanced)
-    assert min(result["class_fractions"]) >= 0.05, result
+    # every class: at least `rarest_class` of 1,000 samples each (10% if perfectly balanced)
+    assert min(result["class_fractions"]) >= rarest_class, result
     # the distribution: within a small multiple of the real-vs-real distance (0.44)
-    assert result["frechet"] <= 6 * reference.real_frechet, result
+    assert result["frechet"] <= frechet_multiple * reference.real_frechet, result
 
 
 @pytest.mark.parametrize("recipe", sorted(CI_STEPS))
@@ -70,15 +72,17 @@ def test_samples_outside_the_range_are_scored_as_their_saved_images(reference):
 
 @pytest.mark.slow
 def test_digits_dcgan_learns_the_digits(tmp_path, reference):
-    # 1,200 of the recipe's 3,600 iterations; measured at 1,200 (seeds 0, 1): confidence 0.83, 0.82,
-    # smallest class 7.1%, 8.2%, Frechet distance 1.62, 1.50
+    # 1,200 of the recipe's 3,600 iterations; measured at 1,200 (seeds 0, 1; 1 torch thread, then 2):
+    # confidence 0.83, 0.82 | 0.83, 0.83, smallest class 7.1%, 8.2% | 7.5%, 7.8%, Frechet distance
+    # 1.62, 1.50 | 1.57, 1.51: the thresholds (0.77, 5%, 2.65) hold with room on either
     cli = fit("digits_dcgan", tmp_path)
     check_learns_the_digits(reference.score(cli.model.generate(1000, seed=123)), reference)
 
 
 @pytest.mark.slow
 def test_digits_cgan_draws_the_asked_for_class(tmp_path, reference):
-    # 1,000 of the recipe's 3,000 iterations; measured at 1,000 (seeds 0, 1): 91.1%, 94.3%
+    # 1,000 of the recipe's 3,000 iterations; measured at 1,000 (seeds 0, 1): 91.1%, 94.3%; seed 0 on
+    # 2 torch threads 92.1%
     cli = fit("digits_cgan", tmp_path)
     labels = torch.arange(1000) % 10
     result = reference.score(cli.model.generate(1000, seed=123, labels=labels), labels)
@@ -88,7 +92,12 @@ def test_digits_cgan_draws_the_asked_for_class(tmp_path, reference):
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1])
 def test_digits_stylegan2_learns_the_digits(tmp_path, reference, seed):
-    # 1,200 of the recipe's 1,600 iterations; measured at 1,200 (seeds 0, 1, 2): confidence 0.86, 0.84,
-    # 0.85, smallest class 6.0%, 6.8%, 6.4%, Frechet distance 2.41, 2.36, 2.33 (docs/recipes.md)
+    # 1,200 of the recipe's 1,600 iterations: StyleGAN2 is still learning there, and where it stands
+    # follows the last bits of the arithmetic. Measured at 1,200 (seeds 0, 1, 2 on this machine with
+    # 1 and 2 torch threads, docs/recipes.md): confidence 0.835-0.857, smallest class 5.8-7.1%,
+    # Frechet distance 2.33-3.01; seed 0 on another 2-core machine (AVX-512): 0.848, 3.8%, 2.94.
+    # So this recipe's bars: every class at least 3% (a dropped class is under 1%; 0.8 points below
+    # the worst seen) and Frechet within 10x real (4.4, 1.46x the worst seen).
     cli = fit("digits_stylegan2", tmp_path, "--seed_everything", str(seed))
-    check_learns_the_digits(reference.score(cli.model.generate(1000, seed=123)), reference)
+    result = reference.score(cli.model.generate(1000, seed=123))
+    check_learns_the_digits(result, reference, rarest_class=0.03, frechet_multiple=10)

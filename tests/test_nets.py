@@ -1,5 +1,7 @@
 """One smoke test for every network in lightning_gan.nets, conditional and not."""
 
+import warnings
+
 import pytest
 import torch
 from torch import nn
@@ -136,3 +138,21 @@ def test_resnet_discriminator_norm_switches_spectral_norm_off_for_gradient_penal
     assert not parametrized(nets.ResNetDiscriminator((3, 32, 32), width=8, norm="none"))
     with pytest.raises(ValueError, match="norm='batch'"):
         nets.ResNetDiscriminator((3, 32, 32), norm="batch")
+
+
+def test_a_network_with_an_argument_that_is_no_plain_value_warns_at_construction():
+    from lightning_gan.nets import Recordable
+
+    class Wrapped(Recordable):
+        def __init__(self, inner: torch.nn.Module, width: int = 2) -> None:
+            super().__init__()
+            self.inner, self.width = inner, width
+
+    with pytest.warns(
+        UserWarning, match=r"Wrapped\(inner=Linear\): not a plain value .* a checkpoint cannot rebuild it"
+    ):
+        net = Wrapped(torch.nn.Linear(2, 2))
+    assert net.init_spec is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a plain one records quietly
+        assert Wrapped(3, width=4).init_spec["init_args"] == {"inner": 3, "width": 4}

@@ -278,7 +278,7 @@ def test_a_module_that_is_not_a_gan_gets_a_clear_error():
             lambda: SampleGrid(every_n_steps=2.5),
             r"SampleGrid\(every_n_steps=2.5\): expected an int >= 1",
         ),
-        (lambda: SampleGrid(nrow=0), r"SampleGrid\(nrow=0\): expected an int >= 1"),
+        (lambda: SampleGrid(nrow=0), r"SampleGrid\(nrow=0\): expected None or an int >= 1"),
         (
             lambda: SampleGrid(key=""),
             r"SampleGrid\(key=''\): expected a non-empty string",

@@ -12,6 +12,7 @@ import functools
 import importlib
 import inspect
 import os
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -37,7 +38,8 @@ class RecordsInit:
     """A mixin that records the constructor's class path and arguments in ``init_spec``.
 
     ``init_spec`` is ``{"class_path": ..., "init_args": {...}}`` when every argument is a plain value
-    (paths are recorded as strings), else None.
+    (paths are recorded as strings). Otherwise it is None, and the constructor warns, naming the
+    arguments that are not plain: a checkpoint then cannot rebuild the object.
     """
 
     init_spec: dict[str, Any] | None
@@ -57,8 +59,18 @@ class RecordsInit:
                 bound.apply_defaults()
                 init_args = {k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in bound.arguments.items()}
                 init_args.pop(next(iter(bound.arguments)))  # self
-                spec = {"class_path": f"{type(self).__module__}.{type(self).__qualname__}", "init_args": init_args}
-                self.init_spec = spec if _is_plain(init_args) else None
+                name = f"{type(self).__module__}.{type(self).__qualname__}"
+                self.init_spec = {"class_path": name, "init_args": init_args}
+                not_plain = [key for key, value in init_args.items() if not _is_plain(value)]
+                if not_plain:
+                    self.init_spec = None
+                    quoted = ", ".join(f"{key}={type(init_args[key]).__name__}" for key in not_plain)
+                    warnings.warn(
+                        f"{type(self).__qualname__}({quoted}): not a plain value (number, string, list, dict), so "
+                        "this object records no init_spec and a checkpoint cannot rebuild it; pass plain values "
+                        "(e.g. a name or a class path) to rebuild it from a checkpoint",
+                        stacklevel=2,
+                    )
 
         cls.__init__ = __init__  # type: ignore[method-assign]
 
