@@ -42,6 +42,7 @@ import torch
 from torch import nn
 
 from lightning_gan import GANModule
+from lightning_gan._probes import Watched, held_out_digits
 from lightning_gan.augment import AdaptiveAugment, DiffAugment
 from lightning_gan.data import DigitsDataModule
 from lightning_gan.metrics import DigitsReference
@@ -49,30 +50,6 @@ from lightning_gan.nets import DCGANDiscriminator, DCGANGenerator
 
 SHAPE = (1, 16, 16)
 LATENT = 64
-HELD_OUT = 400
-
-
-class Watched(nn.Module):
-    """An augmentation (or none) that also records, at every D step, mean sign(D(real)) and ADA's p.
-
-    ``GANModule`` calls ``update(real_logits)`` on a module that has it; this passes the call on
-    to the wrapped module when it adapts (ADA) and returns what that returns.
-    """
-
-    def __init__(self, inner: nn.Module | None) -> None:
-        super().__init__()
-        self.inner = inner
-        self.signs: list[float] = []
-        self.ps: list[float] = []
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x if self.inner is None else self.inner(x)
-
-    def update(self, real_logits: torch.Tensor) -> dict[str, torch.Tensor]:
-        self.signs.append(float(torch.sign(real_logits).mean()))
-        report = self.inner.update(real_logits) if hasattr(self.inner, "update") else {}
-        self.ps.append(float(report["train/augment_p"]) if "train/augment_p" in report else 0.0)
-        return report
 
 
 def make_augment(kind: str, policy: str, speed_kimg: float) -> nn.Module | None:
@@ -83,16 +60,6 @@ def make_augment(kind: str, policy: str, speed_kimg: float) -> nn.Module | None:
     if kind == "ada":
         return AdaptiveAugment(target=0.6, interval=4, speed_kimg=speed_kimg)
     raise ValueError(f"unknown kind {kind!r}")
-
-
-def held_out_digits(data: DigitsDataModule, full: DigitsDataModule) -> torch.Tensor | None:
-    """``HELD_OUT`` digits not in ``data``'s subset (a seeded draw), or None when it trains on all."""
-    if data.subset_indices is None:
-        return None
-    outside = torch.ones(len(full.images), dtype=torch.bool)
-    outside[data.subset_indices] = False
-    pool = full.images[outside]
-    return pool[torch.randperm(len(pool), generator=torch.Generator().manual_seed(0))[:HELD_OUT]]
 
 
 def run(kind: str, seed: int, args: argparse.Namespace, reference: DigitsReference) -> dict[str, Any]:

@@ -46,8 +46,8 @@ import pytest
 import torch
 from torch import nn
 
-from benchmarks.augment_quality import Watched, held_out_digits  # the benchmark's probes, one copy
 from lightning_gan import GANModule
+from lightning_gan._probes import Watched, held_out_digits  # shared with benchmarks/augment_quality.py
 from lightning_gan.augment import AdaptiveAugment, DiffAugment
 from lightning_gan.data import DigitsDataModule
 from lightning_gan.nets import DCGANDiscriminator, DCGANGenerator

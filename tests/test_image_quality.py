@@ -81,8 +81,8 @@ def test_digits_dcgan_learns_the_digits(tmp_path, reference):
 
 @pytest.mark.slow
 def test_digits_cgan_draws_the_asked_for_class(tmp_path, reference):
-    # 1,000 of the recipe's 3,000 iterations; measured at 1,000 (seeds 0, 1): 91.1%, 94.3%; seed 0 on
-    # 2 torch threads 92.1%
+    # 1,000 of the recipe's 3,000 iterations; measured at 1,000 (seeds 0, 1): 91.1%, 94.3%; on 2 torch
+    # threads 92.1%, 92.1%
     cli = fit("digits_cgan", tmp_path)
     labels = torch.arange(1000) % 10
     result = reference.score(cli.model.generate(1000, seed=123, labels=labels), labels)

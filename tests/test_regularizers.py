@@ -157,7 +157,7 @@ def test_lecam_is_its_definition_with_running_means_of_the_logits():
     expected = (torch.relu(real - a_fake) ** 2).mean() + (torch.relu(a_real - fake) ** 2).mean()
     torch.testing.assert_close(term, 0.5 * expected)
     assert set(logs) == {"train/lecam", "train/lecam_ema_real", "train/lecam_ema_fake"}
-    with pytest.raises(ValueError, match=r"LeCam\(decay=1.0\): expected a number in \[0, 1\)"):
+    with pytest.raises(ValueError, match=r"LeCam\(decay=1.0\): expected a number >= 0 and < 1"):
         LeCam(1.0, decay=1.0)
 
 
