@@ -90,14 +90,14 @@ def test_digits_cgan_draws_the_asked_for_class(tmp_path, reference):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [0, 1])
-def test_digits_stylegan2_learns_the_digits(tmp_path, reference, seed):
+def test_digits_stylegan2_learns_the_digits(tmp_path, reference):
     # 1,200 of the recipe's 1,600 iterations: StyleGAN2 is still learning there, and where it stands
     # follows the last bits of the arithmetic. Measured at 1,200 (seeds 0, 1, 2 on this machine with
     # 1 and 2 torch threads, docs/recipes.md): confidence 0.835-0.857, smallest class 5.8-7.1%,
     # Frechet distance 2.33-3.01; seed 0 on another 2-core machine (AVX-512): 0.848, 3.8%, 2.94.
     # So this recipe's bars: every class at least 3% (a dropped class is under 1%; 0.8 points below
-    # the worst seen) and Frechet within 10x real (4.4, 1.46x the worst seen).
-    cli = fit("digits_stylegan2", tmp_path, "--seed_everything", str(seed))
+    # the worst seen) and Frechet within 10x real (4.4, 1.46x the worst seen). Seed 0 (the recipe's),
+    # the weakest of the three; seeds 1 and 2 cost CI too much: the benchmark trains them.
+    cli = fit("digits_stylegan2", tmp_path)
     result = reference.score(cli.model.generate(1000, seed=123))
     check_learns_the_digits(result, reference, rarest_class=0.03, frechet_multiple=10)
