@@ -52,10 +52,12 @@ def split_batch(batch: Any, num_classes: int) -> tuple[Tensor, Tensor | None]:
 
 class SetupNotices:
     """Warnings Lightning raises while it sets a fit up that a user can do nothing about, silenced
-    from the module's first hook of a fit (``configure_callbacks``) until training starts: its two
-    notices that ``training_step(dataloader_iter)`` is experimental (the module pulls its k batches
-    per iteration from the iterator on purpose), and torch's deprecation of ``LeafSpec`` checks,
-    which Lightning's ``CombinedLoader`` makes. Nothing else is filtered, and nothing at import."""
+        from the module's first hook of a fit (``configure_callbacks``) until training starts: its two
+        notices that ``training_step(dataloader_iter)`` is experimental (the module pulls its k batches
+        per iteration from the iterator on purpose), and torch's deprecation of ``LeafSpec`` checks,
+        which Lightning's ``CombinedLoader`` makes. Nothing else is filtered, and nothing at import. (A fit
+    that fails before training starts leaves the two silenced until the module's next fit trains:
+    Lightning gives a module no hook on an exception.)"""
 
     MESSAGES = (r"(You are using the|Found) `dataloader_iter`", r"`isinstance\(treespec, LeafSpec\)` is deprecated")
 

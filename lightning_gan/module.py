@@ -328,11 +328,10 @@ class GANModule(L.LightningModule):
     def training_step(self, dataloader_iter: Iterator[Any]) -> None:
         """One generator iteration: ``d_steps`` discriminator phases, then one generator phase."""
         g_opt, d_opt = self.optimizers()
-        # What runs once, at a run's first step, draws nothing from a resumed run's restored stream:
-        # the run it continues did that work at its own first step.
-        once = torch.random.fork_rng(devices=cuda_devices(self.device), enabled=self._resumed)
         if self._parallel is None:
-            with once:
+            # What runs once, at a run's first step, draws nothing from a resumed run's restored
+            # stream: the run it continues did that work at its own first step.
+            with torch.random.fork_rng(devices=cuda_devices(self.device), enabled=self._resumed):
                 self._parallel = DataParallel.setup(self.trainer)
                 if self.compile_options is not None:
                     self._compiled = compile_networks(self.generator, self.discriminator, self.compile_options)

@@ -2,6 +2,7 @@ import csv as csv_module
 import math
 import os
 import sys
+import warnings
 from functools import partial
 
 import pytest
@@ -562,3 +563,15 @@ def test_a_sample_grid_with_truncation_fails_at_fit_start_for_a_generator_withou
     with pytest.raises(ValueError, match="DCGANGenerator does not support the truncation trick"):
         trainer(tmp_path, max_steps=1, callbacks=[grid]).fit(gan, loader(torch.rand(16, 1, 8, 8)))
     assert gan.global_step == 0
+
+
+def test_a_fit_shows_none_of_lightnings_setup_notices_and_leaves_the_warning_filters_as_it_found_them(tmp_path):
+    before = list(warnings.filters)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        inside = list(warnings.filters)
+        trainer(tmp_path, max_steps=2).fit(tiny_gan(), loader(torch.randn(64, 2)))
+        assert warnings.filters == inside
+    assert warnings.filters == before
+    shown = [str(w.message) for w in caught]
+    assert not [m for m in shown if "dataloader_iter" in m or "LeafSpec" in m], shown
