@@ -17,7 +17,7 @@ The networks and optimizer of ``recipes/digits_dcgan.yaml`` (DCGAN of width 32 a
 
 Each run reports:
 
-- the judge (``lightning_gan.metrics.DigitsReference``, as in ``tests/test_image_quality.py``) on
+- the judge (``lightning_gan.metrics.DigitsReference``, as in ``tests/quality/test_image_quality.py``) on
   1,000 samples of the EMA generator (seed 123): Frechet distance in PCA space (real vs real 0.44),
   classifier confidence (held-out real digits 0.96) and the smallest class share;
 - D's overfitting ``gap``: its mean logit on the training subset minus on 400 held-out digits (a

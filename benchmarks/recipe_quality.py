@@ -100,7 +100,7 @@ def coverage(recipe: str, seed: int) -> None:
 
 
 def digits_score(model, reference: DigitsReference) -> dict[str, object]:
-    """The numbers of tests/test_image_quality.py: 1,000 samples from seed 123 (100 per class when conditional)."""
+    """The numbers of tests/quality/test_image_quality.py: 1,000 samples from seed 123 (100 per class when conditional)."""
     labels = torch.arange(1000) % 10 if model.num_classes else None
     samples = model.generate(1000, seed=123, labels=labels)
     result = reference.score(samples, labels)  # clamps to [-1, 1], as every image writer does

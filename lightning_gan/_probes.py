@@ -1,4 +1,4 @@
-"""Probes that the augmentation test and its benchmark share (tests/test_augment_quality.py,
+"""Probes that the augmentation test and its benchmark share (tests/quality/test_augment_quality.py,
 benchmarks/augment_quality.py): what D sees of the real data, and digits it never trained on."""
 
 from __future__ import annotations

@@ -3,6 +3,7 @@ import os
 import random
 import signal
 import threading
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,23 @@ def no_wandb_credentials(tmp_path):
 
     with offline_wandb(tmp_path):
         yield
+
+
+@pytest.fixture
+def gan():
+    """A fresh tiny GAN on 2-D points (an MLP generator and discriminator, 16 wide): ``tests.helpers.tiny_gan()``."""
+    from tests.helpers import tiny_gan
+
+    return tiny_gan()
+
+
+@pytest.fixture
+def tiny_trainer(tmp_path):
+    """Makes CPU trainers that write under the test's tmp_path, without logger, checkpoints, bar or
+    summary unless asked: ``tiny_trainer(max_steps=5, **trainer_options)``."""
+    from tests.helpers import trainer
+
+    return partial(trainer, tmp_path)
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,7 @@ from PIL import Image
 from lightning_gan.cli import main
 from lightning_gan.compare import MISSING, compare_runs, format_table, higher_is_better
 from lightning_gan.runs import Run
-
-from .tiny_runs import csv_logger, offline_wandb, run_digits
+from tests.tiny_runs import csv_logger, offline_wandb, run_digits
 
 pytestmark = pytest.mark.xdist_group("tiny_runs_compare")  # one worker runs the module: its module fixtures run once
 

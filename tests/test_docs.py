@@ -33,3 +33,30 @@ def test_docs_build_strictly(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert (tmp_path / "site" / "guide" / "index.html").exists()
+
+
+# `tests/metrics/test_prdc.py`, `tests/test_module.py::test_name`, or a bare `test_nets.py::test_name` in a table
+TEST_REFERENCE = re.compile(r"((?:tests/)?(?:[\w]+/)*test_\w+\.py)(?:::(\w+))?")
+
+
+def test_every_test_the_docs_name_exists():
+    """The docs, recipes and benchmarks point readers at tests by path (and test name): each must exist."""
+    tests = {path.name: path for path in (ROOT / "tests").rglob("test_*.py")}
+    sources = [ROOT / "README.md", *(ROOT / "docs").rglob("*.md"), *(ROOT / "recipes").rglob("*.yaml")]
+    sources += [
+        *(ROOT / "benchmarks").glob("*.py"),
+        *(ROOT / "lightning_gan").rglob("*.py"),
+        *(ROOT / "tests").rglob("*.py"),
+    ]
+    sources.remove(Path(__file__))  # its examples above are patterns, not references
+    missing, checked = [], 0
+    for source in sources:
+        for path, name in TEST_REFERENCE.findall(source.read_text()):
+            file = ROOT / path if "/" in path else tests.get(path)
+            checked += 1
+            if file is None or not file.exists():
+                missing.append(f"{source.relative_to(ROOT)}: {path}")
+            elif name and not re.search(rf"^(?:async )?def {name}\b", file.read_text(), flags=re.M):
+                missing.append(f"{source.relative_to(ROOT)}: {path}::{name}")
+    assert checked > 50, checked  # the pattern still finds the references
+    assert not missing, "\n".join(missing)

@@ -11,8 +11,7 @@ from torch._dynamo.utils import counters
 
 from lightning_gan import GANModule
 from lightning_gan.nets import DCGANDiscriminator, DCGANGenerator
-
-from .helpers import loader, tiny_gan, trainer
+from tests.helpers import LossRecorder, loader, tiny_gan, trainer
 
 ITERATIONS = 10
 BATCH = 16
@@ -21,17 +20,6 @@ SHAPE = (3, 16, 16)  # more than one channel, so the two memory formats differ
 # measured differences are ~1e-7 (rounding: fused vs foreach Adam, other convolution kernels,
 # fused compiled graphs); a wrong update (a skipped step, another optimizer) moves them by > 1e-3.
 TOLERANCE = 1e-4
-
-
-class LossRecorder(L.Callback):
-    """(D loss, G loss) of every iteration (log with log_every_n_steps=1)."""
-
-    def __init__(self) -> None:
-        self.losses: list[tuple[float, float]] = []
-
-    def on_train_batch_end(self, trainer: L.Trainer, *args) -> None:
-        metrics = trainer.callback_metrics
-        self.losses.append((float(metrics["train/d_loss"]), float(metrics["train/g_loss"])))
 
 
 def _train(fused: bool = False, **fast) -> tuple[GANModule, list[tuple[float, float]], list[torch.Tensor]]:

@@ -13,8 +13,7 @@ import torch
 
 from lightning_gan.callbacks import SaveOnInterrupt
 from lightning_gan.cli import run_cli
-
-from .helpers import loader, tiny_gan, trainer
+from tests.helpers import loader
 
 RECIPE = Path(__file__).parents[1] / "recipes" / "gaussian1d.yaml"
 COMMAND = [str(Path(sys.executable).with_name("lightning-gan")), "fit", "--config", str(RECIPE)]
@@ -88,10 +87,9 @@ class _CtrlCAt(L.Callback):
             signal.raise_signal(signal.SIGINT)  # arrives mid-iteration, as a key press would
 
 
-def test_ctrl_c_finishes_the_iteration_and_saves_last_ckpt(tmp_path):
-    gan = tiny_gan()
+def test_ctrl_c_finishes_the_iteration_and_saves_last_ckpt(tmp_path, gan, tiny_trainer):
     saver = SaveOnInterrupt()
-    fit = trainer(tmp_path, max_steps=100, callbacks=[_CtrlCAt(5), saver])
+    fit = tiny_trainer(max_steps=100, callbacks=[_CtrlCAt(5), saver])
     # the handler the shell gave us: Python's default, or SIG_IGN in a job started with `nohup ... &`
     before = signal.getsignal(signal.SIGINT)
     with pytest.raises(SystemExit):  # Lightning's clean exit

@@ -13,10 +13,8 @@ import torch
 from lightning_gan import GANModule
 from lightning_gan.data import CIFAR10DataModule
 from lightning_gan.nets import DCGANDiscriminator, DCGANGenerator
-
-from .fake_data import write_cifar10
-from .helpers import trainer
-from .test_fast_path import LossRecorder
+from tests.fake_data import write_cifar10
+from tests.helpers import LossRecorder, trainer
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 

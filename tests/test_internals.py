@@ -13,8 +13,7 @@ from torch.utils.data import DataLoader, RandomSampler
 
 from lightning_gan import _internals
 from lightning_gan.data import ResumableDataLoader
-
-from .helpers import loader, tiny_gan, trainer
+from tests.helpers import loader
 
 
 class _LogSteps(L.Callback):
@@ -25,12 +24,12 @@ class _LogSteps(L.Callback):
         self.seen.append((trainer.global_step, _internals.should_update_logs(trainer)))
 
 
-def test_the_logger_connector_says_when_loggers_read_values(tmp_path):
+def test_the_logger_connector_says_when_loggers_read_values(tmp_path, gan, tiny_trainer):
     probe = _LogSteps()
-    fit = trainer(
-        tmp_path, max_steps=7, log_every_n_steps=3, callbacks=[probe], logger=L.pytorch.loggers.CSVLogger(tmp_path)
+    fit = tiny_trainer(
+        max_steps=7, log_every_n_steps=3, callbacks=[probe], logger=L.pytorch.loggers.CSVLogger(tmp_path)
     )
-    fit.fit(tiny_gan(), loader(torch.randn(256, 2)))
+    fit.fit(gan, loader(torch.randn(256, 2)))
     assert [step for step, update in probe.seen if update] == [2, 5]  # Lightning logs at (step + 1) % 3 == 0
 
 

@@ -15,8 +15,7 @@ from lightning_gan import GANModule
 from lightning_gan.losses import LOSSES
 from lightning_gan.nets import MLPDiscriminator, MLPGenerator, Recordable
 from lightning_gan.regularizers import R1, GradientPenalty
-
-from .helpers import loader, tiny_gan, trainer
+from tests.helpers import NoisyGAN, loader, tiny_gan, trainer
 
 
 class StepCounter:
@@ -233,16 +232,6 @@ def test_user_networks_load_the_documented_way_and_otherwise_fail_clearly(tmp_pa
     torch.testing.assert_close(loaded.generate(8, seed=1), module.generate(8, seed=1))
 
 
-class NoisyGAN(GANModule):
-    """A subclass that changes how latents are drawn and the generator's loss."""
-
-    def sample_latent(self, num_samples):
-        return torch.rand(num_samples, self.latent_dim, device=self.device).sub(0.5).sign()
-
-    def generator_loss(self, fake_logits):
-        return torch.nn.functional.softplus(-fake_logits).mean() + 0.0 * fake_logits.sum()
-
-
 def test_subclass_checkpoint_loads_as_the_subclass(tmp_path):
     module = NoisyGAN(MLPGenerator(2, 2, hidden_dim=8), MLPDiscriminator(2, hidden_dim=8), latent_dim=2)
     checkpointing_trainer(tmp_path).fit(module, loader(torch.randn(64, 2)))
@@ -332,10 +321,9 @@ def test_labels_without_num_classes_are_a_clear_error(tmp_path):
         conditional.generate(2, labels=torch.tensor([0, 3]))
 
 
-def test_unconditional_model_ignores_labels_in_the_data(tmp_path):
-    module = tiny_gan()
-    trainer(tmp_path, max_steps=2).fit(module, loader(torch.randn(64, 2), torch.randint(0, 4, (64,))))
-    assert module.global_step == 2
+def test_unconditional_model_ignores_labels_in_the_data(gan, tiny_trainer):
+    tiny_trainer(max_steps=2).fit(gan, loader(torch.randn(64, 2), torch.randint(0, 4, (64,))))
+    assert gan.global_step == 2
 
 
 @pytest.mark.parametrize("make", [lambda: GradientPenalty(10.0), lambda: R1(1.0)], ids=["gp", "r1"])
@@ -545,8 +533,7 @@ def test_the_generator_learns_through_a_differentiable_augmentation(tmp_path):
     assert all(not torch.equal(a, b) for a, b in zip(before, gan.generator.parameters()))
 
 
-def test_truncation_is_refused_for_a_generator_without_an_average_w(tmp_path):
-    gan = tiny_gan()
+def test_truncation_is_refused_for_a_generator_without_an_average_w(gan):
     assert torch.equal(gan.generate(4, seed=0, truncation_psi=1.0), gan.generate(4, seed=0))
     with pytest.raises(ValueError, match=r"truncation_psi=0.7: MLPGenerator does not support the truncation trick"):
         gan.generate(4, seed=0, truncation_psi=0.7)
@@ -565,12 +552,14 @@ def test_a_sample_grid_with_truncation_fails_at_fit_start_for_a_generator_withou
     assert gan.global_step == 0
 
 
-def test_a_fit_shows_none_of_lightnings_setup_notices_and_leaves_the_warning_filters_as_it_found_them(tmp_path):
+def test_a_fit_shows_none_of_lightnings_setup_notices_and_leaves_the_warning_filters_as_it_found_them(
+    gan, tiny_trainer
+):
     before = list(warnings.filters)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         inside = list(warnings.filters)
-        trainer(tmp_path, max_steps=2).fit(tiny_gan(), loader(torch.randn(64, 2)))
+        tiny_trainer(max_steps=2).fit(gan, loader(torch.randn(64, 2)))
         assert warnings.filters == inside
     assert warnings.filters == before
     shown = [str(w.message) for w in caught]

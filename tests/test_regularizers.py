@@ -14,8 +14,7 @@ from lightning_gan.regularizers import (
     gradient_penalty,
     r1_penalty,
 )
-
-from .helpers import RealLogitEMA, loader, tiny_gan, trainer
+from tests.helpers import RealLogitEMA, loader, tiny_gan, trainer
 
 GUIDE = Path(__file__).parents[1] / "docs" / "guide.md"
 

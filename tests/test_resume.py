@@ -14,8 +14,7 @@ from lightning_gan.callbacks import SaveOnInterrupt
 from lightning_gan.data import DigitsDataModule, Gaussian1DDataModule
 from lightning_gan.nets import DCGANDiscriminator, DCGANGenerator
 from lightning_gan.regularizers import R1, LeCam
-
-from .helpers import RealLogitEMA, tiny_gan, trainer
+from tests.helpers import RealLogitEMA, tiny_gan, trainer
 
 TOTAL, STOP = 12, 7  # 5 iterations per epoch: the stop falls inside the second epoch
 

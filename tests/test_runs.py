@@ -8,8 +8,7 @@ import pytest
 from PIL import Image
 
 from lightning_gan.runs import find_runs, read_csv_run, read_run, read_wandb_records, read_wandb_run
-
-from .tiny_runs import FID_EVERY, GRID_EVERY, LOG_EVERY, MAX_STEPS, csv_logger, offline_wandb, run_digits
+from tests.tiny_runs import FID_EVERY, GRID_EVERY, LOG_EVERY, MAX_STEPS, csv_logger, offline_wandb, run_digits
 
 pytestmark = pytest.mark.xdist_group("tiny_runs")  # one worker runs the module: its module fixtures run once
 

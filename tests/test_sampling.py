@@ -10,9 +10,7 @@ from lightning_gan import GANModule
 from lightning_gan.cli import main
 from lightning_gan.nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
 from lightning_gan.sampling import load_gan, sample_main, save_samples
-
-from .helpers import loader, tiny_gan, trainer
-from .test_module import NoisyGAN
+from tests.helpers import NoisyGAN, loader, tiny_gan, trainer
 
 
 def train_and_checkpoint(module, data, tmp_path):

@@ -44,7 +44,7 @@ def run_digits(root: Path, *overrides: str) -> Any:
             "--trainer.callbacks.num_samples=16",
             f"--trainer.callbacks.every_n_steps={GRID_EVERY}",
             "--trainer.callbacks+=lightning_gan.callbacks.FidelityMetrics",  # with a small stand-in for InceptionV3
-            "--trainer.callbacks.feature_extractor=tests.test_fidelity_callback.SmallExtractor",
+            "--trainer.callbacks.feature_extractor=tests.helpers.SmallExtractor",
             "--trainer.callbacks.num_samples=40",
             f"--trainer.callbacks.every_n_steps={FID_EVERY}",
             "--trainer.callbacks.kid_subset_size=20",

@@ -1,4 +1,4 @@
-"""Run inside tests/ddp/worker.py's torchrun launch (gloo, CPU) for tests/test_prdc_ddp.py; writes ``rank{r}.pt`` to OUT.
+"""Run inside tests/ddp/worker.py's torchrun launch (gloo, CPU) for tests/ddp/test_prdc_ddp.py; writes ``rank{r}.pt`` to OUT.
 
 A DCGAN trained for 2 iterations with ``FidelityMetrics("pr,dc")`` over 63 real images (a distributed
 sampler would pad them to 64) and 25 generated ones (not a multiple of the process count or of the

@@ -1,4 +1,4 @@
-"""Run under ``torchrun --nproc_per_node 2`` (gloo, CPU) by tests/test_ddp.py; writes ``rank{r}.pt`` to OUT.
+"""Run under ``torchrun --nproc_per_node 2`` (gloo, CPU) by tests/ddp/test_ddp.py; writes ``rank{r}.pt`` to OUT.
 
 Several fits in one launch (starting processes is the slow part):
 1. ``SplitNoiseGAN`` with plain ``strategy="ddp"``: its noise is the same global batch however many

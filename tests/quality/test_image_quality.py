@@ -22,7 +22,7 @@ import yaml
 from lightning_gan.cli import run_cli
 from lightning_gan.metrics import DigitsReference
 
-RECIPES = Path(__file__).parents[1] / "recipes"
+RECIPES = Path(__file__).parents[2] / "recipes"
 QUIET = ["--trainer.logger", "false", "--trainer.enable_progress_bar", "false", "--trainer.callbacks", "[]"]
 # generator iterations the CI runs train (the recipes' own budgets are longer)
 CI_STEPS = {"digits_dcgan": 1200, "digits_cgan": 1000, "digits_stylegan2": 1200}

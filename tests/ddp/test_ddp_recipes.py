@@ -9,9 +9,9 @@ import pytest
 import torch
 import yaml
 
-from .ddp import LAUNCH, run_launch
+from tests.ddp import LAUNCH, run_launch
 
-RECIPES = Path(__file__).parents[1] / "recipes"
+RECIPES = Path(__file__).parents[2] / "recipes"
 CPU_RECIPES = sorted(
     p.stem for p in RECIPES.glob("*.yaml") if yaml.safe_load(p.read_text())["trainer"].get("accelerator") == "cpu"
 )
@@ -28,7 +28,7 @@ def test_a_cpu_recipe_as_shipped_runs_under_torchrun_on_two_processes(recipe, tm
     env = {
         **os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "offline", "WANDB_SILENT": "true",
         "WANDB_CONFIG_DIR": str(tmp_path / "wandb-config"), "WANDB_CACHE_DIR": str(tmp_path / "wandb-cache"),
-        "WANDB_DATA_DIR": str(tmp_path / "wandb-data"), "PYTHONPATH": str(Path(__file__).parents[1]),
+        "WANDB_DATA_DIR": str(tmp_path / "wandb-data"), "PYTHONPATH": str(Path(__file__).parents[2]),
     }  # fmt: skip
     root = tmp_path / "run"
     command = [

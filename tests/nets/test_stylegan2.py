@@ -17,8 +17,7 @@ from lightning_gan.nets.stylegan2 import (
     modulated_conv2d,
 )
 from lightning_gan.regularizers import R1, DiscriminatorPhase, GeneratorPhase, PathLength
-
-from .helpers import loader, trainer
+from tests.helpers import loader, trainer
 
 LATENT = 8
 TINY = {"w_dim": 16, "mapping_layers": 2, "channel_base": 128, "channel_max": 16}  # 16 px: widths 16, 16, 8

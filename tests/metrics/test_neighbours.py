@@ -22,8 +22,7 @@ from lightning_gan.data import DigitsDataModule
 from lightning_gan.evaluate import checkpoint_neighbours, neighbours_main
 from lightning_gan.metrics import Neighbours, PixelFeatures, nearest_neighbours
 from lightning_gan.nets import DCGANDiscriminator, DCGANGenerator
-from tests.helpers import tiny_gan, trainer
-from tests.test_fidelity_callback import SmallExtractor
+from tests.helpers import SmallExtractor, tiny_gan, trainer
 
 pytestmark = pytest.mark.xdist_group("neighbours")  # one worker runs the module: its module fixture runs once
 

@@ -12,7 +12,6 @@ import math
 import lightning as L
 import pytest
 import torch
-import torch.nn.functional as F
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from torch import nn
@@ -24,39 +23,13 @@ from lightning_gan.evaluate import evaluate_checkpoint
 from lightning_gan.metrics import FeatureExtractor, fidelity_metrics
 from lightning_gan.metrics.features import generator_features
 from lightning_gan.nets import DCGANDiscriminator, DCGANGenerator
-from tests.helpers import trainer
+from tests.helpers import SmallExtractor, trainer
 
 pytestmark = pytest.mark.xdist_group("fidelity_run")  # one worker runs the module: its module fixtures run once
 
 NUM_SAMPLES = 60
 ALL_METRICS = "fid,is,kid,pr,dc"
 OPTIONS = {"num_samples": NUM_SAMPLES, "batch_size": 32, "kid_subsets": 5, "kid_subset_size": 20, "progress": False}
-
-
-class SmallExtractor(nn.Module):
-    """Features and logits from a fixed random convolution; counts the images it sees and records
-    whether it ever ran under autocast or in train mode."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        generator = torch.Generator().manual_seed(0)
-        self.conv = nn.Conv2d(1, 4, 3, stride=2)
-        self.head = nn.Linear(4 * 7 * 7, 10)
-        with torch.no_grad():
-            for p in self.parameters():
-                p.copy_(torch.randn(p.shape, generator=generator) * 0.3)
-        self.images_seen = 0
-        self.saw_autocast = self.saw_train_mode = False
-        self.dtypes: set[torch.dtype] = set()
-
-    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        self.images_seen += len(images)
-        self.saw_autocast |= torch.is_autocast_enabled("cpu")
-        self.saw_train_mode |= self.training
-        self.dtypes.add(images.dtype)
-        gray = F.adaptive_avg_pool2d(images.mean(1, keepdim=True), 16)  # any image size and channel count
-        features = torch.relu(self.conv(gray)).flatten(1)
-        return features, self.head(features)
 
 
 def digits_gan(ema_decay: float | None = 0.9) -> GANModule:

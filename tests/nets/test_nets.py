@@ -8,8 +8,7 @@ from torch import nn
 
 from lightning_gan import GANModule, nets
 from lightning_gan.nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator, network_spec
-
-from .helpers import loader, trainer
+from tests.helpers import loader, trainer
 
 LATENT = 8
 # (generator factory, discriminator factory, sample shape); widths kept small for speed

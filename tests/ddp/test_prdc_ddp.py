@@ -9,8 +9,7 @@ import torch
 from lightning_gan.metrics import FeatureExtractor, PixelFeatures, fidelity_metrics, nearest_neighbours
 from lightning_gan.metrics.features import dataset_features, generator_features
 from lightning_gan.sampling import load_gan
-
-from .ddp import prdc_worker as worker
+from tests.ddp import prdc_worker as worker
 
 pytestmark = pytest.mark.xdist_group("ddp")  # with test_ddp.py on one worker: they share one torchrun launch
 

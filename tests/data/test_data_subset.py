@@ -20,8 +20,7 @@ from lightning_gan.data import (
 )
 from lightning_gan.data._subset import class_shares
 from lightning_gan.nets._recordable import import_class
-
-from .fake_data import write_celeba, write_cifar10, write_mnist
+from tests.fake_data import write_celeba, write_cifar10, write_mnist
 
 DIGITS = 1797  # scikit-learn's digits
 

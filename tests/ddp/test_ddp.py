@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from .ddp import worker
-from .helpers import trainer
+from tests.ddp import worker
+from tests.helpers import trainer
 
 pytestmark = pytest.mark.xdist_group("ddp")  # one worker runs the module: its module fixtures run once
 
-RECIPES = Path(__file__).parents[1] / "recipes"
+RECIPES = Path(__file__).parents[2] / "recipes"
 
 
 @pytest.fixture(scope="module")

@@ -23,9 +23,8 @@ from lightning_gan.data import (
     ResumableRandomSampler,
 )
 from lightning_gan.nets import DCGANDiscriminator, DCGANGenerator
-
-from .fake_data import write_celeba, write_cifar10, write_image_folder, write_mnist
-from .helpers import trainer
+from tests.fake_data import write_celeba, write_cifar10, write_image_folder, write_mnist
+from tests.helpers import trainer
 
 DOWNLOADERS = {
     MNISTDataModule: torchvision.datasets.MNIST,

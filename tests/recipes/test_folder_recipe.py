@@ -12,10 +12,9 @@ import torch
 import yaml
 
 from lightning_gan.metrics import random_inception_weights
+from tests.fake_data import write_image_folder
 
-from .fake_data import write_image_folder
-
-RECIPE = Path(__file__).parents[1] / "recipes" / "folder_dcgan_ada.yaml"
+RECIPE = Path(__file__).parents[2] / "recipes" / "folder_dcgan_ada.yaml"
 
 
 @pytest.mark.slow

@@ -140,7 +140,7 @@ def test_a_10000_by_10000_evaluation_stays_within_the_stated_memory_bound():
     bytes (98 MiB here; measured 83-86 MiB), against 381 MiB for the whole 10,000 x 10,000 matrix; 8 MiB are
     allowed for the O((N + M) k) buffers. Measured by the benchmark script in a fresh process, where
     every block of 1 MiB or more is its own mmap, so the peak resident memory follows the live tensors."""
-    script = Path(__file__).parents[1] / "benchmarks" / "prdc_memory.py"
+    script = Path(__file__).parents[2] / "benchmarks" / "prdc_memory.py"
     command = [sys.executable, str(script), "--which", "ours", "--num", "10000", "--dim", "64"]
     result = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
     assert result["chunk_size"] == DEFAULT_CHUNK_SIZE and result["bound_mib"] == pytest.approx(98.1, abs=0.1)

@@ -12,11 +12,10 @@ import yaml
 from lightning_gan.callbacks import FidelityMetrics
 from lightning_gan.cli import run_cli
 from lightning_gan.runs import read_run
+from tests.fake_data import write_celeba, write_cifar10, write_image_folder, write_mnist
+from tests.helpers import SmallExtractor
 
-from .fake_data import write_celeba, write_cifar10, write_image_folder, write_mnist
-from .test_fidelity_callback import SmallExtractor
-
-RECIPES = sorted((Path(__file__).parents[1] / "recipes").glob("*.yaml"))
+RECIPES = sorted((Path(__file__).parents[2] / "recipes").glob("*.yaml"))
 IMAGE_RECIPES = {
     "digits_dcgan", "digits_cgan", "mnist_dcgan", "cifar10_dcgan", "cifar10_wgan_gp", "cifar10_sngan",
     "cifar10_cgan_pd", "celeba64_dcgan", "folder_dcgan_ada", "cifar10_10pct_sngan_diffaug",

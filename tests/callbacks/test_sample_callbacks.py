@@ -11,8 +11,7 @@ from lightning_gan.callbacks import sample_grid as sample_grid_module
 from lightning_gan.callbacks.latent_interpolation import interpolate
 from lightning_gan.data import RingDataModule
 from lightning_gan.nets import DCGANDiscriminator, DCGANGenerator
-
-from .helpers import loader, tiny_gan, trainer
+from tests.helpers import loader, tiny_gan, trainer
 
 SHAPE = (1, 16, 16)
 LATENT = 8

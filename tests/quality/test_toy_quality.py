@@ -12,7 +12,7 @@ from scipy import stats
 from lightning_gan.cli import run_cli
 from lightning_gan.metrics import mode_coverage
 
-RECIPES = Path(__file__).parents[1] / "recipes"
+RECIPES = Path(__file__).parents[2] / "recipes"
 QUIET = ["--trainer.logger", "false", "--trainer.enable_progress_bar", "false", "--trainer.callbacks", "[]"]
 
 

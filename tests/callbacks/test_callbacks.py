@@ -7,8 +7,7 @@ from PIL import Image
 
 from lightning_gan.callbacks import ToyDistributionFigure
 from lightning_gan.data import Gaussian1DDataModule, RingDataModule
-
-from .helpers import loader, tiny_gan, trainer
+from tests.helpers import loader, tiny_gan, trainer
 
 
 def test_figure_1d_has_four_panels_at_the_requested_moments(tmp_path):
