@@ -27,7 +27,6 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from kornia.geometry.transform import warp_affine
 from torch import Tensor
 
 from lightning_gan._validate import check_int
@@ -78,30 +77,31 @@ def _contrast(x: Tensor) -> Tensor:
 
 
 def _translation(x: Tensor, ratio: float = 0.125) -> Tensor:
-    """Shift each image by whole pixels, ``dy, dx`` uniform in ``[-int(ratio * side), int(ratio * side)]``.
+    """Shift each image by whole pixels, ``dy, dx`` uniform in ``[-n, n]``, ``n = round(ratio * side)`` (halves up).
 
-    ``out[i, j] = x[i - dy, j - dx]``, and zero where that pixel lies outside the image.
+    ``out[i, j] = x[i + dy, j + dx]`` (the reference's sign), and zero where that pixel lies outside the image.
     """
     batch, channels, height, width = x.shape
-    max_y, max_x = int(height * ratio), int(width * ratio)
+    max_y, max_x = int(height * ratio + 0.5), int(width * ratio + 0.5)  # the reference's rounding
     dy = torch.randint(-max_y, max_y + 1, (batch, 1), device=x.device)
     dx = torch.randint(-max_x, max_x + 1, (batch, 1), device=x.device)
     padded = F.pad(x, (max_x, max_x, max_y, max_y))  # zeros around: what slides in is zero
-    rows = torch.arange(height, device=x.device) + max_y - dy  # (B, H), rows of `padded`
-    cols = torch.arange(width, device=x.device) + max_x - dx  # (B, W)
+    rows = torch.arange(height, device=x.device) + max_y + dy  # (B, H), rows of `padded`
+    cols = torch.arange(width, device=x.device) + max_x + dx  # (B, W)
     out = padded.gather(2, rows[:, None, :, None].expand(batch, channels, height, padded.shape[3]))
     return out.gather(3, cols[:, None, None, :].expand(batch, channels, height, width))
 
 
 def _cutout(x: Tensor, ratio: float = 0.5) -> Tensor:
-    """Zero one ``int(ratio * H) x int(ratio * W)`` rectangle per image at a random centre, clipped at the borders.
+    """Zero one ``h x w = round(ratio * H) x round(ratio * W)`` rectangle (halves up) per image at a random
+    centre, clipped at the borders.
 
     The centre is a whole pixel, uniform over ``[0, H]`` for an even side and ``[0, H - 1]`` for an odd
     one (so the rectangle overhangs either border equally often); the rectangle covers rows
     ``[cy - h // 2, cy - h // 2 + h)``, likewise for columns.
     """
     batch, _, height, width = x.shape
-    size_y, size_x = int(height * ratio), int(width * ratio)
+    size_y, size_x = int(height * ratio + 0.5), int(width * ratio + 0.5)  # the reference's rounding
     top = torch.randint(0, height + 1 - size_y % 2, (batch, 1), device=x.device) - size_y // 2
     left = torch.randint(0, width + 1 - size_x % 2, (batch, 1), device=x.device) - size_x // 2
     rows = torch.arange(height, device=x.device)
@@ -125,10 +125,10 @@ class DiffAugment(Recordable):
     - ``color``: brightness ``x + b``, ``b ~ U(-0.5, 0.5)``; then saturation
       ``(x - mean_c(x)) * s + mean_c(x)``, ``s ~ U(0, 2)``, around each pixel's mean over channels;
       then contrast ``(x - mean(x)) * c + mean(x)``, ``c ~ U(0.5, 1.5)``, around the image's mean.
-    - ``translation``: ``out[i, j] = x[i - dy, j - dx]``, zero outside, whole pixels
-      ``dy ~ U{-n_H, ..., n_H}``, ``dx ~ U{-n_W, ..., n_W}``, ``n = int(translation_ratio * side)``
+    - ``translation``: ``out[i, j] = x[i + dy, j + dx]`` (the reference's sign), zero outside, whole pixels
+      ``dy ~ U{-n_H, ..., n_H}``, ``dx ~ U{-n_W, ..., n_W}``, ``n = int(translation_ratio * side + 0.5)``
       (4 px on a 32 px side).
-    - ``cutout``: one ``int(cutout_ratio * H) x int(cutout_ratio * W)`` rectangle set to zero, its
+    - ``cutout``: one ``int(cutout_ratio * H + 0.5) x int(cutout_ratio * W + 0.5)`` rectangle set to zero, its
       centre a uniformly drawn pixel, clipped where it overhangs the border.
 
     These are the ranges of the reference implementation (mit-han-lab/data-efficient-gans,
@@ -218,6 +218,135 @@ def _translate2d(tx: Tensor, ty: Tensor) -> Tensor:
     return m
 
 
+# stylegan2-ada's geometric filter: the 12-tap sym6 wavelet low-pass (PyWavelets' coefficients)
+_SYM6 = (
+    0.015404109327027373, 0.0034907120842174702, -0.11799011114819057, -0.048311742585633,
+    0.4910559419267466, 0.787641141030194, 0.3379294217276218, -0.07263752278646252,
+    -0.021060292512300564, 0.04472490177066578, 0.0017677118642428036, -0.007800708325034148,
+)  # fmt: skip
+
+
+def _geometric_inverse(params: dict[str, Tensor], height: int, width: int) -> Tensor:
+    """``(B, 3, 3)``: for each image, the map from an output pixel to the input pixel it samples
+    (pixel units about the image centre), composed in stylegan2-ada's order from per-image
+    parameters, identity values where an op does not apply: ``xflip`` ``i`` in {0, 1},
+    ``rotate90`` ``k`` in {0, 1, 2, 3}, ``xint`` ``t`` (B, 2) in image sides (rounded to whole
+    pixels), ``scale`` ``s``, ``rotate_pre`` ``theta``, ``aniso`` ``s``, ``rotate_post`` ``theta``,
+    ``xfrac`` ``t`` (B, 2) in image sides. The image moves by the inverse of this map: a positive
+    ``t`` moves the content right and down, a ``theta`` rotates it by ``-theta``."""
+    i = params["xflip"]
+    inverse = _scale2d(1 - 2 * i, torch.ones_like(i))
+    angle = params["rotate90"] * (math.pi / 2)  # cos and sin rounded to exact 0 and +-1: no blur from -4e-8
+    inverse = inverse @ _rotate2d(torch.cos(angle).round(), torch.sin(angle).round())
+    t = params["xint"]
+    inverse = inverse @ _translate2d(-torch.round(t[:, 0] * width), -torch.round(t[:, 1] * height))
+    s = params["scale"]
+    inverse = inverse @ _scale2d(1 / s, 1 / s)
+    theta = params["rotate_pre"]
+    inverse = inverse @ _rotate2d(torch.cos(theta), torch.sin(theta))
+    s = params["aniso"]
+    inverse = inverse @ _scale2d(1 / s, s)
+    theta = params["rotate_post"]
+    inverse = inverse @ _rotate2d(torch.cos(theta), torch.sin(theta))
+    t = params["xfrac"]
+    return inverse @ _translate2d(-t[:, 0] * width, -t[:, 1] * height)
+
+
+def _filter(x: Tensor, taps: Tensor, dim: int, stride: int = 1) -> Tensor:
+    """Correlate every channel of ``x`` ``(N, 1, H, W)`` with ``taps`` along ``dim`` (2: rows, 3: columns)."""
+    shape = (1, 1, -1, 1) if dim == 2 else (1, 1, 1, -1)
+    return F.conv2d(x, taps.reshape(shape), stride=(stride, 1) if dim == 2 else (1, stride))
+
+
+def _resample(x: Tensor, inverse: Tensor) -> Tensor:
+    """Warp ``x`` ``(B, C, H, W)`` by ``inverse`` (output pixel -> input pixel, as
+    :func:`_geometric_inverse`) as stylegan2-ada does, so that sub-pixel moves keep fine detail:
+    reflect-pad, upsample 2x with the sym6 low-pass, sample bilinearly at the mapped positions
+    (zeros beyond the padding), filter with sym6 again and take every second pixel. With the
+    whole-pixel ops alone the result equals a whole-pixel move up to rounding (sym6 is orthogonal:
+    upsampling and downsampling with it give back the image).
+
+    The padding is the image side minus one on every side, the most the reference ever uses, so
+    its size never depends on the batch (the reference reads the extent of the warped corners
+    back from the device): every position the reference samples inside its padding is sampled here
+    from the same reflected pixels.
+    """
+    batch, channels, height, width = x.shape
+    taps = torch.tensor(_SYM6, dtype=x.dtype, device=x.device)
+    taps = taps / taps.sum()
+    reach = len(_SYM6) // 4  # 3 px: the filters' reach at 1x, kept around the output and cropped at the end
+    pad_y, pad_x = height - 1, width - 1
+    images = x.reshape(batch * channels, 1, height, width)
+    images = F.pad(images, (pad_x, pad_x, pad_y, pad_y), mode="reflect") if pad_x or pad_y else images
+    # 2x: zeros between the pixels, then the (flipped) filter with gain 2 per axis, aligned as upfirdn2d pads it
+    up = len(_SYM6) // 2
+    for dim in (3, 2):
+        images = torch.stack([images, torch.zeros_like(images)], dim=dim + 1).flatten(dim, dim + 1)
+        pad = (up, up - 1, 0, 0) if dim == 3 else (0, 0, up, up - 1)
+        images = _filter(F.pad(images, pad), 2 * taps.flip(0), dim)
+    # sampling grid: output pixels of the 2x image with `reach` px margin, in affine_grid's [-1, 1] units
+    out_h, out_w = 2 * (height + 2 * reach), 2 * (width + 2 * reach)
+    in_h, in_w = images.shape[-2:]
+    zero, one = inverse.new_zeros(batch), inverse.new_ones(batch)
+    half = _translate2d(zero - 0.5, zero - 0.5)  # 2x pixel centres sit half a 2x pixel off the 1x ones
+    unhalf = _translate2d(zero + 0.5, zero + 0.5)
+    matrix = half @ _scale2d(2 * one, 2 * one) @ inverse @ _scale2d(one / 2, one / 2) @ unhalf
+    matrix = _scale2d(2 / in_w * one, 2 / in_h * one) @ matrix @ _scale2d(out_w / 2 * one, out_h / 2 * one)
+    grid = F.affine_grid(matrix[:, :2], [batch, channels, out_h, out_w], align_corners=False)
+    images = F.grid_sample(
+        images.reshape(batch, channels, in_h, in_w), grid, mode="bilinear", padding_mode="zeros", align_corners=False
+    ).reshape(batch * channels, 1, out_h, out_w)
+    # back to 1x: the filter (not flipped), every second pixel, the margin cropped
+    for dim in (3, 2):
+        crop = 2 * reach - (len(_SYM6) - 1) // 2  # what upfirdn2d's downsample2d(padding=-2 * reach) keeps
+        pad = (-crop, -crop, 0, 0) if dim == 3 else (0, 0, -crop, -crop)
+        images = _filter(F.pad(images, pad), taps, dim, stride=2)
+    return images.reshape(batch, channels, height, width)
+
+
+def _color_matrix(params: dict[str, Tensor]) -> Tensor:
+    """``(B, 4, 4)``: the color ops composed in stylegan2-ada's order, acting on ``(r, g, b, 1)``,
+    from per-image parameters (identity values where an op does not apply): ``brightness`` ``b``
+    (added), ``contrast`` ``c`` (multiplied), ``lumaflip`` ``i`` in {0, 1}, ``hue`` ``theta``
+    (rotation about the luma axis ``v``), ``saturation`` ``s`` (scales the colour off the axis)."""
+    b = params["brightness"]
+    like = b
+    eye4 = _batch_eye(4, b.shape[0], like)
+    # v = (1, 1, 1, 0) / sqrt(3), the luma axis; constants built in place: no host-to-device copy
+    vv = like.new_zeros(4, 4)
+    vv[:3, :3] = 1 / 3  # v v^T: projection onto the grey axis
+    corner = like.new_zeros(4, 4)
+    corner[3, 3] = 1.0  # keeps the homogeneous coordinate at 1
+    chroma = torch.eye(4, dtype=like.dtype, device=like.device) - vv - corner  # projection across the grey axis
+    matrix = eye4.clone()
+    matrix[:, :3, 3] = b[:, None]
+    contrast = eye4.clone()
+    contrast[:, :3, :3] *= params["contrast"][:, None, None]
+    matrix = contrast @ matrix
+    matrix = (eye4 - 2 * vv * params["lumaflip"][:, None, None]) @ matrix
+    theta = params["hue"][:, None, None]
+    cross = like.new_zeros(4, 4)  # [v]_x: cross @ c = v x c
+    a = 1 / math.sqrt(3)
+    cross[0, 1], cross[1, 2], cross[2, 0] = -a, -a, -a
+    cross[0, 2], cross[1, 0], cross[2, 1] = a, a, a
+    # Rodrigues: v v^T + (I - v v^T) cos(theta) + [v]_x sin(theta), on (r, g, b)
+    matrix = (vv + chroma * torch.cos(theta) + cross * torch.sin(theta) + corner) @ matrix
+    return (vv + chroma * params["saturation"][:, None, None] + corner) @ matrix
+
+
+def _apply_color(x: Tensor, matrix: Tensor) -> Tensor:
+    """Apply ``matrix`` ``(B, 4, 4)`` to every pixel of ``x`` ``(B, C, H, W)``, C = 3; one-channel
+    images get its grey form (the mean of its r, g, b rows acting on ``(y, y, y, 1)``)."""
+    batch, channels, height, width = x.shape
+    flat = x.reshape(batch, channels, height * width)
+    if channels == 3:
+        out = matrix[:, :3, :3] @ flat + matrix[:, :3, 3:]
+    else:
+        grey = matrix[:, :3, :].mean(dim=1)  # (B, 4)
+        out = flat * grey[:, :3].sum(dim=1)[:, None, None] + grey[:, 3, None, None]
+    return out.reshape(x.shape)
+
+
 class AdaptiveAugment(Recordable):
     r"""Adaptive discriminator augmentation (ADA, Karras et al. 2020): stylegan2-ada's 'bgc' pipeline.
 
@@ -252,10 +381,11 @@ class AdaptiveAugment(Recordable):
     logits on real images: every ``interval`` calls, with ``r_t`` the mean of ``sign(D(x_real))``
     over the images of those calls on all processes and ``n`` their number,
 
-    .. math::  p \leftarrow \mathrm{clamp}\big(p + \mathrm{sign}(r_t - \mathrm{target}) \cdot
-               n / (1000 \cdot \mathrm{speed\_kimg}),\ 0,\ 1\big)
+    .. math::  p \leftarrow \max\big(p + \mathrm{sign}(r_t - \mathrm{target}) \cdot
+               n / (1000 \cdot \mathrm{speed\_kimg}),\ 0\big)
 
-    so ``p`` can go from 0 to 1 in ``speed_kimg`` thousand real images. ``p``, the running sums and the
+    so ``p`` can go from 0 to 1 in ``speed_kimg`` thousand real images; as in stylegan2-ada it may
+    rise above 1, where every op applies to every image and both rotations happen. ``p``, the running sums and the
     last ``r_t`` are buffers (in ``state_dict``, hence in checkpoints; a resumed run continues
     bitwise); the position within the interval is module extra state.
 
@@ -392,7 +522,7 @@ class AdaptiveAugment(Recordable):
             r_t = self._sign_sum.to(torch.float32) / total.clamp_min(1.0)
             if self.adaptive:
                 step = torch.sign(r_t - self.target) * total / (self.speed_kimg * 1000.0)
-                self._p.copy_((self._p + step).clamp(0.0, 1.0))
+                self._p.copy_((self._p + step).clamp_min(0.0))  # stylegan2-ada's: no upper bound
             self._r_t.copy_(r_t)
             self._sign_sum.zero_()
             self._count.zero_()
@@ -435,118 +565,68 @@ class AdaptiveAugment(Recordable):
         return chosen if name in self.ops else torch.zeros_like(chosen)
 
     def _geometric(self, x: Tensor, p: Tensor) -> Tensor:
-        """Compose the enabled geometric ops into one pixel-space affine map per image and warp once."""
+        """Draw the enabled geometric ops per image, compose them into one matrix and resample once."""
         batch, _, height, width = x.shape
-        zero = x.new_zeros(batch)
-        one = x.new_ones(batch)
-        ops: list[tuple[Tensor, Tensor]] = []  # (chosen (B,), forward matrix (B, 3, 3)) in order of application
-
-        chosen = self._chosen("xflip", p, x)
-        flip = torch.randint(0, 2, (batch,), device=x.device).to(x.dtype)
-        ops.append((chosen, _scale2d(torch.where(chosen, 1 - 2 * flip, one), one)))
-
-        chosen = self._chosen("rotate90", p, x)
-        quarter = torch.where(chosen, torch.randint(0, 4, (batch,), device=x.device), 0).to(x.dtype)
-        angle = quarter * (math.pi / 2)  # rounded to exact 0 and +-1: no cos(pi / 2) = -4e-8 blur
-        ops.append((chosen, _rotate2d(torch.cos(angle).round(), torch.sin(angle).round())))
-
-        chosen = self._chosen("xint", p, x)
-        t = (torch.rand(batch, 2, dtype=x.dtype, device=x.device) * 2 - 1) * self.xint_max
-        t = torch.where(chosen[:, None], t, 0.0)
-        ops.append((chosen, _translate2d(torch.round(t[:, 0] * width), torch.round(t[:, 1] * height))))
-
-        chosen = self._chosen("scale", p, x)
-        s = torch.where(chosen, torch.exp2(torch.randn(batch, dtype=x.dtype, device=x.device) * self.scale_std), one)
-        ops.append((chosen, _scale2d(s, s)))
-
-        p_rot = 1 - torch.sqrt((1 - p).clamp(0, 1))  # P(pre or post rotation) = p
-
-        def rotation() -> tuple[Tensor, Tensor]:
-            chosen = self._chosen("rotate", p_rot, x)
-            theta = (torch.rand(batch, dtype=x.dtype, device=x.device) * 2 - 1) * math.pi * self.rotate_max
-            theta = torch.where(chosen, theta, zero)
-            return chosen, _rotate2d(torch.cos(theta), torch.sin(theta))
-
-        ops.append(rotation())
-        chosen = self._chosen("aniso", p, x)
-        s = torch.where(chosen, torch.exp2(torch.randn(batch, dtype=x.dtype, device=x.device) * self.aniso_std), one)
-        ops.append((chosen, _scale2d(s, 1 / s)))
-        ops.append(rotation())
-
-        chosen = self._chosen("xfrac", p, x)
-        t = torch.randn(batch, 2, dtype=x.dtype, device=x.device) * self.xfrac_std
-        t = torch.where(chosen[:, None], t, 0.0)
-        ops.append((chosen, _translate2d(t[:, 0] * width, t[:, 1] * height)))
-
-        matrix = _batch_eye(3, batch, x)
+        params: dict[str, Tensor] = {}
         moved = torch.zeros(batch, dtype=torch.bool, device=x.device)
-        for chosen, op in ops:
-            matrix = op @ matrix
-            moved |= chosen
-        # about the image centre; kornia's pixel coordinates (align_corners=True) put pixel centres at 0 .. W-1
-        cx, cy = (width - 1) / 2, (height - 1) / 2
-        matrix = _translate2d(zero + cx, zero + cy) @ matrix @ _translate2d(zero - cx, zero - cy)
-        warped = warp_affine(x, matrix[:, :2], (height, width), padding_mode="reflection", align_corners=True)
+
+        def draw(name: str, value: Tensor, identity: float, chance: Tensor = p) -> None:
+            nonlocal moved
+            chosen = self._chosen(name, chance, x)
+            params[name] = torch.where(chosen.reshape(-1, *[1] * (value.dim() - 1)), value, identity)
+            moved = moved | chosen
+
+        def uniform(*shape: int) -> Tensor:  # U(-1, 1)
+            return torch.rand(batch, *shape, dtype=x.dtype, device=x.device) * 2 - 1
+
+        def normal(*shape: int) -> Tensor:
+            return torch.randn(batch, *shape, dtype=x.dtype, device=x.device)
+
+        draw("xflip", torch.randint(0, 2, (batch,), device=x.device).to(x.dtype), 0.0)
+        draw("rotate90", torch.randint(0, 4, (batch,), device=x.device).to(x.dtype), 0.0)
+        draw("xint", uniform(2) * self.xint_max, 0.0)
+        draw("scale", torch.exp2(normal() * self.scale_std), 1.0)
+        p_rot = 1 - torch.sqrt((1 - p).clamp(0, 1))  # P(pre or post rotation) = p
+        params_rotate = []
+        for name, value, identity in (
+            ("rotate", uniform() * math.pi * self.rotate_max, 0.0),
+            ("aniso", torch.exp2(normal() * self.aniso_std), 1.0),
+            ("rotate", uniform() * math.pi * self.rotate_max, 0.0),
+        ):
+            draw(name, value, identity, p_rot if name == "rotate" else p)
+            if name == "rotate":
+                params_rotate.append(params.pop("rotate"))
+        params["rotate_pre"], params["rotate_post"] = params_rotate
+        draw("xfrac", normal(2) * self.xfrac_std, 0.0)
+        warped = _resample(x, _geometric_inverse(params, height, width))
         return torch.where(moved[:, None, None, None], warped, x)  # untouched images stay exact
 
     def _color(self, x: Tensor, p: Tensor) -> Tensor:
-        """Compose the enabled color ops into one 4x4 matrix per image (acting on ``(r, g, b, 1)``) and apply it."""
-        batch, channels, height, width = x.shape
+        """Draw the enabled color ops per image, compose them into one 4x4 matrix and apply it."""
+        batch, channels = x.shape[:2]
         if channels not in (1, 3):
             raise ValueError(
                 f"AdaptiveAugment's color ops take 1- or 3-channel images; got {channels} channels "
                 f"(leave them out with ops='bg')"
             )
-        one = x.new_ones(batch)
-        eye4 = _batch_eye(4, batch, x)
-        # v = (1, 1, 1, 0) / sqrt(3), the luma axis; constants built in place: no host-to-device copy
-        vv = x.new_zeros(4, 4)
-        vv[:3, :3] = 1 / 3  # v v^T: projection onto the grey axis
-        corner = x.new_zeros(4, 4)
-        corner[3, 3] = 1.0  # keeps the homogeneous coordinate at 1
-        chroma = torch.eye(4, dtype=x.dtype, device=x.device) - vv - corner  # projection across the grey axis
-        matrix, changed = eye4, torch.zeros(batch, dtype=torch.bool, device=x.device)
-
-        chosen = self._chosen("brightness", p, x)
-        b = torch.where(chosen, torch.randn(batch, dtype=x.dtype, device=x.device) * self.brightness_std, 0.0)
-        op = eye4.clone()
-        op[:, :3, 3] = b[:, None]
-        matrix, changed = op @ matrix, changed | chosen
-
-        chosen = self._chosen("contrast", p, x)
-        c = torch.where(chosen, torch.exp2(torch.randn(batch, dtype=x.dtype, device=x.device) * self.contrast_std), one)
-        op = eye4.clone()
-        op[:, :3, :3] *= c[:, None, None]
-        matrix, changed = op @ matrix, changed | chosen
-
-        chosen = self._chosen("lumaflip", p, x)
-        flip = torch.where(chosen, torch.randint(0, 2, (batch,), device=x.device).to(x.dtype), 0.0)
-        matrix, changed = (eye4 - 2 * vv * flip[:, None, None]) @ matrix, changed | chosen
-
-        if channels == 3:  # hue and saturation do nothing to grey images
-            chosen = self._chosen("hue", p, x)
-            theta = (torch.rand(batch, dtype=x.dtype, device=x.device) * 2 - 1) * math.pi * self.hue_max
-            theta = torch.where(chosen, theta, 0.0)[:, None, None]
-            cross = x.new_zeros(4, 4)  # [v]_x: cross @ c = v x c
-            a = 1 / math.sqrt(3)
-            cross[0, 1], cross[1, 2], cross[2, 0] = -a, -a, -a
-            cross[0, 2], cross[1, 0], cross[2, 1] = a, a, a
-            # Rodrigues: v v^T + (I - v v^T) cos(theta) + [v]_x sin(theta), on (r, g, b)
-            rotation = vv + chroma * torch.cos(theta) + cross * torch.sin(theta) + corner
-            matrix, changed = rotation @ matrix, changed | chosen
-
-            chosen = self._chosen("saturation", p, x)
-            s = torch.exp2(torch.randn(batch, dtype=x.dtype, device=x.device) * self.saturation_std)
-            s = torch.where(chosen, s, one)[:, None, None]
-            matrix, changed = (vv + chroma * s + corner) @ matrix, changed | chosen
-
-        flat = x.reshape(batch, channels, height * width)
-        if channels == 3:
-            out = matrix[:, :3, :3] @ flat + matrix[:, :3, 3:]
-        else:  # grey: the mean of the r, g, b rows acting on (y, y, y, 1)
-            grey = matrix[:, :3, :].mean(dim=1)  # (B, 4)
-            out = flat * grey[:, :3].sum(dim=1)[:, None, None] + grey[:, 3, None, None]
-        return torch.where(changed[:, None, None, None], out.reshape(x.shape), x)
+        params: dict[str, Tensor] = {}
+        changed = torch.zeros(batch, dtype=torch.bool, device=x.device)
+        normal = lambda: torch.randn(batch, dtype=x.dtype, device=x.device)
+        for name, value, identity in (
+            ("brightness", normal() * self.brightness_std, 0.0),
+            ("contrast", torch.exp2(normal() * self.contrast_std), 1.0),
+            ("lumaflip", torch.randint(0, 2, (batch,), device=x.device).to(x.dtype), 0.0),
+            ("hue", (torch.rand(batch, dtype=x.dtype, device=x.device) * 2 - 1) * math.pi * self.hue_max, 0.0),
+            ("saturation", torch.exp2(normal() * self.saturation_std), 1.0),
+        ):
+            if name in ("hue", "saturation") and channels == 1:
+                params[name] = torch.full_like(value, identity)  # they do nothing to grey images
+                continue
+            chosen = self._chosen(name, p, x)
+            params[name] = torch.where(chosen, value, identity)
+            changed = changed | chosen
+        out = _apply_color(x, _color_matrix(params))
+        return torch.where(changed[:, None, None, None], out, x)
 
     def extra_repr(self) -> str:
         ops = "bgc" if self.ops == ADA_OPS else ",".join(self.ops)

@@ -93,16 +93,16 @@ def shifted(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
 
 
 def test_translation_is_a_whole_pixel_shift_of_at_most_an_eighth_with_zero_fill():
-    height, width = 16, 24  # at most 2 rows and 3 columns
+    height, width = 28, 20  # at most round(3.5) = 4 rows and round(2.5) = 3 columns, halves up as the reference
     x = torch.arange(1, 200 * 2 * height * width + 1, dtype=torch.float32).reshape(200, 2, height, width)
     torch.manual_seed(0)
     out = DiffAugment("translation")(x)
     found = []
     for image, moved in zip(x, out):
-        matches = [(dy, dx) for dy in range(-2, 3) for dx in range(-3, 4) if torch.equal(moved, shifted(image, dy, dx))]
+        matches = [(dy, dx) for dy in range(-4, 5) for dx in range(-3, 4) if torch.equal(moved, shifted(image, dy, dx))]
         assert len(matches) == 1, "not a whole-pixel shift within 1/8 of the side with zeros slid in"
         found += matches
-    assert {dy for dy, _ in found} == set(range(-2, 3)) and {dx for _, dx in found} == set(range(-3, 4))
+    assert {dy for dy, _ in found} == set(range(-4, 5)) and {dx for _, dx in found} == set(range(-3, 4))
 
 
 @pytest.mark.parametrize(("height", "width"), [(16, 16), (15, 10)])
@@ -110,7 +110,7 @@ def test_cutout_zeroes_one_rectangle_of_half_the_sides_clipped_at_the_border(hei
     x = images(300, height=height, width=width) + 2  # no zeros of its own: every zero is the cutout
     torch.manual_seed(0)
     out = DiffAugment("cutout")(x)
-    size_y, size_x = height // 2, width // 2
+    size_y, size_x = (height + 1) // 2, (width + 1) // 2  # half, rounded up as the reference: 8 of 15
     clipped = 0
     for image, cut in zip(x, out):
         zero = (cut == 0).all(dim=0)  # (H, W), the same pixels in every channel
@@ -263,17 +263,20 @@ def test_ada_under_autocast_computes_its_transforms_in_float32():
     assert half.dtype == torch.bfloat16 and torch.allclose(half.float(), plain, atol=0.05)
 
 
-def test_ada_blit_ops_move_whole_pixels():
+def test_ada_blit_ops_flip_turn_and_move_whole_pixels():
     x = images(64, height=16, width=16)
     torch.manual_seed(0)
     flipped = AdaptiveAugment(p=1.0, ops="xflip")(x)
     torch.manual_seed(0)
     turned = AdaptiveAugment(p=1.0, ops="rotate90")(x)
-    close = lambda a, b: torch.allclose(a, b, atol=1e-5)
-    kinds = [[close(f, i), close(f, i.flip(-1))].index(True) for f, i in zip(flipped, x)]
+    # like the reference's, flips and quarter turns pass through the sym6 resampling, whose filter is
+    # not symmetric: the mirror or turned image up to a mean error of at most 0.11 here (others: >= 0.59)
+    near = lambda a, b: (a - b).abs().mean() < 0.25
+    kinds = [[near(f, i), near(f, i.flip(-1))].index(True) for f, i in zip(flipped, x)]
     assert set(kinds) == {0, 1}  # a flip with probability 1/2
-    turns = [[close(t, i.rot90(k, dims=(1, 2))) for k in range(4)].index(True) for t, i in zip(turned, x)]
+    turns = [[near(t, i.rot90(k, dims=(1, 2))) for k in range(4)].index(True) for t, i in zip(turned, x)]
     assert set(turns) == {0, 1, 2, 3}
+    close = lambda a, b: torch.allclose(a, b, atol=1e-5)
     torch.manual_seed(0)
     moved = AdaptiveAugment(p=1.0, ops="xint")(x)
     padded = torch.nn.functional.pad(x, (2, 2, 2, 2), mode="reflect")  # round(0.125 * 16) = 2 px at most
@@ -352,7 +355,7 @@ def logits(positive: int, negative: int) -> torch.Tensor:
     return torch.cat([torch.rand(positive) + 0.1, -torch.rand(negative) - 0.1])
 
 
-def test_p_moves_by_images_over_speed_every_interval_and_is_clamped():
+def test_p_moves_by_images_over_speed_every_interval_and_stays_at_least_zero():
     # 4 calls, 32 images, speed_kimg 0.128: a step of 32 / 128 = 0.25 exactly
     augment = AdaptiveAugment(target=0.6, interval=4, speed_kimg=0.128, p=0.5)
     sizes = (4, 12, 8, 8)
@@ -366,13 +369,13 @@ def test_p_moves_by_images_over_speed_every_interval_and_is_clamped():
     assert augment.p == 1.0
     for _ in range(4):
         augment.update(logits(8, 0))
-    assert augment.p == 1.0  # 1.0 + 0.25, clamped
+    assert augment.p == 1.25  # above 1 as in stylegan2-ada: every op then applies to every image
     for _ in range(4):  # r_t = (5 - 3) / 8 = 0.25 < 0.6: down
         report = augment.update(logits(5, 3))
-    assert augment.p == 0.75 and report["train/r_t"].item() == 0.25
-    for _ in range(4 * 4):
+    assert augment.p == 1.0 and report["train/r_t"].item() == 0.25
+    for _ in range(5 * 4):
         augment.update(logits(0, 8))
-    assert augment.p == 0.0  # 0.75 - 4 * 0.25 = -0.25, clamped
+    assert augment.p == 0.0  # 1.0 - 5 * 0.25 = -0.25, clamped at 0
     level = AdaptiveAugment(target=0.5, interval=1, speed_kimg=0.008, p=0.5)
     level.update(logits(6, 2))  # r_t == target: p stays
     assert level.p == 0.5 and level.r_t == 0.5

@@ -56,7 +56,7 @@ def test_every_test_the_docs_name_exists():
             checked += 1
             if file is None or not file.exists():
                 missing.append(f"{source.relative_to(ROOT)}: {path}")
-            elif name and not re.search(rf"^(?:async )?def {name}\b", file.read_text(), flags=re.M):
+            elif name and not re.search(rf"^(?:async )?def {name}\b", file.read_text(), flags=re.MULTILINE):
                 missing.append(f"{source.relative_to(ROOT)}: {path}::{name}")
     assert checked > 50, checked  # the pattern still finds the references
     assert not missing, "\n".join(missing)
