@@ -10,7 +10,7 @@ from torch import nn
 
 from lightning_gan._internals import foreach_lerp_
 
-__all__ = ["check_truncation", "eval_mode", "update_ema"]
+__all__ = ["check_noise_mode", "check_truncation", "eval_mode", "metric_noise_mode", "update_ema"]
 
 
 @torch.no_grad()
@@ -46,3 +46,19 @@ def check_truncation(network: nn.Module, truncation_psi: float) -> None:
             "(it needs a generator that tracks its average w, such as lightning_gan.nets.StyleGAN2Generator); "
             "use truncation_psi=1"
         )
+
+
+def check_noise_mode(network: nn.Module, noise_mode: str | None) -> None:
+    """``noise_mode`` (other than ``None``, the generator's default) must be one of ``network.noise_modes``."""
+    if noise_mode is None:
+        return
+    modes = tuple(getattr(network, "noise_modes", ()))
+    if noise_mode not in modes:
+        expected = f"one of {', '.join(map(repr, modes))}" if modes else "None: it has no per-layer noise"
+        raise ValueError(f"noise_mode={noise_mode!r}: {type(network).__name__} takes {expected}")
+
+
+def metric_noise_mode(network: nn.Module) -> str | None:
+    """``"random"`` for a generator with per-layer noise (StyleGAN2), else ``None``: metrics sample as
+    stylegan2-ada's do, with fresh noise for every image, not the one constant noise image of eval mode."""
+    return "random" if "random" in tuple(getattr(network, "noise_modes", ())) else None

@@ -372,8 +372,10 @@ class AdaptiveAugment(Recordable):
     ===============  ===========================================================================
 
     The geometric operations (the first seven) are composed into one affine matrix per image and
-    the image is resampled once, bilinearly, with reflection at the borders (kornia's
-    ``warp_affine``); the color operations are composed into one 4x4 matrix per image. One-channel
+    the image is resampled once as stylegan2-ada does: padded by reflection, upsampled 2x with the
+    sym6 wavelet low-pass, sampled bilinearly, filtered and downsampled 2x again, so that sub-pixel
+    moves keep the image's fine detail (an image no op moved comes back exactly); the color
+    operations are composed into one 4x4 matrix per image. One-channel
     images get the grey form of the color matrix, without hue and saturation. The strengths are
     the class attributes below (stylegan2-ada's defaults); change them on a subclass.
 

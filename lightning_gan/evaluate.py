@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from lightning_gan._generator import metric_noise_mode
 from lightning_gan._validate import check_int
 from lightning_gan.metrics.features import (
     Features,
@@ -95,7 +96,8 @@ def evaluate_checkpoint(
     training split of the data module recorded in the checkpoint), or against the folder ``real``.
 
     The images are those ``FidelityMetrics(seed=seed, batch_size=batch_size)`` measures during training
-    (generated batch ``j`` draws its noise from ``(seed, j)``, so the batch size is part of the noise).
+    (generated batch ``j`` draws its noise from ``(seed, j)``, so the batch size is part of the noise;
+    StyleGAN2's per-layer noise is drawn fresh for every image from the same seeds).
     """
     from lightning_gan.sampling import load_gan
 
@@ -106,8 +108,9 @@ def evaluate_checkpoint(
     options: dict[str, Any] = {"batch_size": batch_size, "device": device, "progress": progress}
     real_set, description = _real_set(checkpoint, real)
     real_features = _real_features(real_set, description, net, cache_dir, options)
+    noise_mode = metric_noise_mode(gan.sampling_generator)  # fresh per-layer noise (StyleGAN2), as in training
     fake_features = generator_features(
-        lambda count, s: gan.generate(count, seed=s), net, num_samples, seed=seed, **options
+        lambda count, s: gan.generate(count, seed=s, noise_mode=noise_mode), net, num_samples, seed=seed, **options
     )
     return fidelity_metrics(
         names, fake_features, real_features, kid_subset_size=kid_subset_size, pr_k=pr_k, dc_k=dc_k, device=device

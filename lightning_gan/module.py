@@ -27,6 +27,7 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor, nn
 
 from lightning_gan._batches import SetupNotices, next_real_batch
@@ -40,7 +41,7 @@ from lightning_gan._checks import (
     check_removed_keywords,
 )
 from lightning_gan._compile import CompiledNetwork, compile_networks, compile_options
-from lightning_gan._generator import check_truncation, eval_mode, update_ema
+from lightning_gan._generator import check_noise_mode, check_truncation, eval_mode, update_ema
 from lightning_gan._internals import grad_scaler, should_update_logs
 from lightning_gan._nonfinite import NonFiniteGuard
 from lightning_gan._parallel import DataParallel
@@ -49,7 +50,13 @@ from lightning_gan._records import build_callable, resolve_network, resolve_part
 from lightning_gan._rng import cuda_devices, gather_rng_states, restore_rng_state
 from lightning_gan._validate import check, check_int
 from lightning_gan.losses import get_loss
-from lightning_gan.regularizers import DiscriminatorPhase, GeneratorPhase, Regularizer
+from lightning_gan.regularizers import (
+    DiscriminatorPhase,
+    GeneratorPhase,
+    Regularizer,
+    adjust_optimizer,
+    lazy_optimizer_ratio,
+)
 
 __all__ = ["GANModule"]
 
@@ -148,6 +155,8 @@ class GANModule(L.LightningModule):
         check_num_classes(self.generator, self.discriminator, num_classes)
         self.d_regularizers = _regularizer_list(d_regularizers, "d_regularizers")
         self.g_regularizers = _regularizer_list(g_regularizers, "g_regularizers")
+        for regularizers in (self.d_regularizers, self.g_regularizers):
+            lazy_optimizer_ratio(regularizers)  # two lazy intervals for one optimizer: an error now, not at fit
         self.augment = resolve_part(augment, "augment")
         self.generator_ema = None
         if ema_decay is not None:
@@ -238,7 +247,13 @@ class GANModule(L.LightningModule):
 
     @torch.no_grad()
     def generate(
-        self, num_samples: int, *, seed: int | None = None, labels: Tensor | None = None, truncation_psi: float = 1.0
+        self,
+        num_samples: int,
+        *,
+        seed: int | None = None,
+        labels: Tensor | None = None,
+        truncation_psi: float = 1.0,
+        noise_mode: str | None = None,
     ) -> Tensor:
         """Samples in data space, drawn in eval mode without gradients.
 
@@ -246,6 +261,9 @@ class GANModule(L.LightningModule):
         conditional model, ``labels`` (one class index per sample) picks the classes; without it
         classes are drawn uniformly. ``truncation_psi < 1`` pulls w toward the generator's average,
         ``w = w_avg + psi * (w - w_avg)`` (the truncation trick), for generators that support it.
+        ``noise_mode`` (for generators with per-layer noise, listed in their ``noise_modes``:
+        StyleGAN2's ``"random"``, ``"const"``, ``"none"``) overrides eval mode's default, e.g.
+        ``"random"`` for fresh noise per image, drawn from ``seed`` too.
         """
         check_int("num_samples", num_samples, 1)
         if labels is not None:
@@ -256,23 +274,46 @@ class GANModule(L.LightningModule):
             z = self.sample_latent(num_samples)
             if self.num_classes > 0 and labels is None:
                 labels = self.sample_labels(num_samples)
-        return self.generate_from(z, labels, truncation_psi=truncation_psi)
+            return self.generate_from(z, labels, truncation_psi=truncation_psi, noise_mode=noise_mode)
+
+    @property
+    def sampling_generator(self) -> nn.Module:
+        """The generator :meth:`generate` draws from: the EMA generator when EMA is on."""
+        return self.generator_ema if self.generator_ema is not None else self.generator
 
     @torch.no_grad()
-    def generate_from(self, z: Tensor, labels: Tensor | None = None, *, truncation_psi: float = 1.0) -> Tensor:
+    def generate_from(
+        self, z: Tensor, labels: Tensor | None = None, *, truncation_psi: float = 1.0, noise_mode: str | None = None
+    ) -> Tensor:
         """``G(z)`` for given latents, drawn as :meth:`generate` draws: eval mode, no gradients,
         the EMA generator when EMA is on."""
-        net = self.generator_ema if self.generator_ema is not None else self.generator
+        net = self.sampling_generator
         check_truncation(net, truncation_psi)
-        truncation = {} if truncation_psi == 1 else {"truncation_psi": truncation_psi}
+        check_noise_mode(net, noise_mode)
+        options: dict[str, Any] = {} if truncation_psi == 1 else {"truncation_psi": truncation_psi}
+        if noise_mode is not None:
+            options["noise_mode"] = noise_mode
         with eval_mode(net):
-            return net(z, **truncation) if self.num_classes == 0 else net(z, labels, **truncation)
+            return net(z, **options) if self.num_classes == 0 else net(z, labels, **options)
 
     # ------------------------------------------------------------------ optimization
     def configure_optimizers(self) -> Any:
         optimizers, schedulers = [], []
-        for role, net in (("generator", self.generator), ("discriminator", self.discriminator)):
+        for role, net, regularizers in (
+            ("generator", self.generator, self.g_regularizers),
+            ("discriminator", self.discriminator, self.d_regularizers),
+        ):
             optimizers.append(self._optimizer_factories[role]([p for p in net.parameters() if p.requires_grad]))
+            ratio, lazy = lazy_optimizer_ratio(regularizers)
+            if lazy is not None:  # before any scheduler records the initial lr
+                adjust_optimizer(optimizers[-1], ratio)
+                group = optimizers[-1].param_groups[0]
+                betas = f" and betas {tuple(round(b, 5) for b in group['betas'])}" if "betas" in group else ""
+                rank_zero_info(
+                    f"{type(lazy).__name__}(interval={lazy.interval}) is lazy: the {role}'s optimizer trains with "
+                    f"lr {float(group['lr']):.6g}{betas} (lr * c, betas ** c, c = {lazy.interval}/"
+                    f"{lazy.interval + 1}, as stylegan2-ada); {type(lazy).__name__}(adjust_optimizer=False) keeps them"
+                )
             if self._scheduler_factories[role] is not None:
                 schedulers.append(self._scheduler_factories[role](optimizers[-1]))
         return optimizers, schedulers

@@ -7,7 +7,10 @@ A regularizer owns its maths, its weight, its interval and its state; the module
 Lazy regularization (Karras et al. 2020, "Analyzing and Improving the Image Quality of StyleGAN",
 section 3.1): with ``interval = N`` the penalty runs every N steps of its network and is scaled by
 N, so its average strength is that of an every-step penalty. Which steps are due is derived from
-the step counters, so a resumed run keeps the phase.
+the step counters, so a resumed run keeps the phase. As in stylegan2-ada, a lazy regularizer with
+``adjust_optimizer=True`` (R1's and PathLength's default) also makes its network's optimizer train
+with ``lr * c`` and ``betas ** c``, ``c = N / (N + 1)`` (:func:`lazy_optimizer_ratio`), applied when
+the optimizers are built.
 
 Penalties run with autocast off: the gradient penalties differentiate twice, and a float16 input
 gradient underflows easily while its square overflows. They call the eager networks, never the
@@ -21,13 +24,13 @@ batch statistics with :meth:`Regularizer.mean_over_ranks` so every DDP process h
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
-from lightning_gan._validate import check_int, check_number
+from lightning_gan._validate import check, check_flag, check_int, check_number
 from lightning_gan.nets._recordable import Recordable
 
 __all__ = [
@@ -40,6 +43,7 @@ __all__ = [
     "Regularizer",
     "gradient_penalty",
     "input_gradient",
+    "lazy_optimizer_ratio",
     "r1_penalty",
 ]
 
@@ -105,6 +109,9 @@ class Regularizer(Recordable):
     Args:
         weight: the penalty's weight (>= 0).
         interval: apply it every this many steps of its network, scaled by the interval (lazy).
+        adjust_optimizer: with ``interval > 1``, train the network with ``lr * c`` and
+            ``betas ** c``, ``c = interval / (interval + 1)``, as stylegan2-ada does for its lazy
+            regularizers (:func:`lazy_optimizer_ratio`). Off in the base class.
 
     Example, a zero-centred gradient penalty on fakes:
         >>> class FakeGradientPenalty(Regularizer):
@@ -117,13 +124,15 @@ class Regularizer(Recordable):
 
     log_name: str = ""
 
-    def __init__(self, weight: float, interval: int = 1) -> None:
+    def __init__(self, weight: float, interval: int = 1, *, adjust_optimizer: bool = False) -> None:
         super().__init__()
         name = type(self).__name__
         check_number("weight", weight, low=0, owner=name)
         check_int("interval", interval, 1, owner=name)
+        check_flag("adjust_optimizer", adjust_optimizer, owner=name)
         self.weight = float(weight)
         self.interval = interval
+        self.adjust_optimizer = adjust_optimizer
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
@@ -159,6 +168,37 @@ class Regularizer(Recordable):
 
     def extra_repr(self) -> str:
         return f"weight={self.weight}, interval={self.interval}"
+
+
+def lazy_optimizer_ratio(regularizers: Iterable[Regularizer]) -> tuple[float, Regularizer | None]:
+    """``(c, regularizer)``: the factor for the optimizer of the network these regularizers act on.
+
+    stylegan2-ada (training_loop.py) trains a network whose regularizer runs every ``k`` of its
+    steps with ``lr * c`` and ``betas ** c``, ``c = k / (k + 1)``. Here that holds for the one
+    regularizer with ``interval > 1`` and ``adjust_optimizer=True``; ``(1.0, None)`` where there is
+    none. Two such regularizers with different intervals are a ``ValueError`` (which ``k``?).
+    """
+    lazy = [r for r in regularizers if r.interval > 1 and r.adjust_optimizer]
+    intervals = sorted({r.interval for r in lazy})
+    check(
+        len(intervals) <= 1,
+        f"lazy regularizers {', '.join(f'{type(r).__name__}(interval={r.interval})' for r in lazy)} adjust one "
+        f"optimizer: expected one interval among those with adjust_optimizer=True (set it False on the others)",
+    )
+    if not lazy:
+        return 1.0, None
+    return intervals[0] / (intervals[0] + 1), lazy[0]
+
+
+def adjust_optimizer(optimizer: torch.optim.Optimizer, ratio: float) -> None:
+    """Scale every parameter group's ``lr`` by ``ratio`` and raise its ``betas`` (where it has them) to ``ratio``."""
+    for group in optimizer.param_groups:
+        if isinstance(group["lr"], Tensor):
+            group["lr"].mul_(ratio)
+        else:
+            group["lr"] *= ratio
+        if "betas" in group:
+            group["betas"] = tuple(float(beta) ** ratio for beta in group["betas"])
 
 
 def input_gradient(critic: Critic, x: Tensor) -> Tensor:
@@ -214,14 +254,16 @@ class R1(Regularizer):
         gamma: the paper's gamma; the weight is ``gamma / 2``.
         interval: lazy R1: every this many discriminator steps, scaled by the interval
             (StyleGAN2 uses 16).
+        adjust_optimizer: with ``interval > 1``, D's optimizer trains with ``lr * c`` and
+            ``betas ** c``, ``c = interval / (interval + 1)`` (stylegan2-ada's adjustment).
     """
 
     log_name = "r1"
 
-    def __init__(self, gamma: float, interval: int = 1) -> None:
+    def __init__(self, gamma: float, interval: int = 1, *, adjust_optimizer: bool = True) -> None:
         if not (isinstance(gamma, (int, float)) and gamma >= 0):
             raise ValueError(f"R1(gamma={gamma!r}): expected a number >= 0")
-        super().__init__(0.5 * gamma, interval)
+        super().__init__(0.5 * gamma, interval, adjust_optimizer=adjust_optimizer)
         self.gamma = gamma
 
     def penalty(self, phase: DiscriminatorPhase) -> Tensor:  # type: ignore[override]
@@ -294,19 +336,32 @@ class PathLength(Regularizer):
     runs on the first ``B // batch_shrink`` latents of the step (at least one), to save time.
 
     Needs a StyleGAN2-style generator: ``generator.mapping(z, labels) -> ws`` and
-    ``generator.synthesis(ws) -> images`` (:class:`~lightning_gan.nets.StyleGAN2Generator`).
+    ``generator.synthesis(ws) -> images`` (:class:`~lightning_gan.nets.StyleGAN2Generator`). Where
+    the generator mixes styles in training (``style_mixing_prob > 0``, ``mix_styles``), the
+    penalty's ``ws`` are mixed the same way, as in stylegan2-ada's path-length pass (loss.py), and
+    the gradient is taken with respect to the mixed ``ws``.
 
     Args:
         weight: the penalty's weight (2 in StyleGAN2).
         interval: apply every this many generator steps (4).
         decay: the running mean's rate (0.01).
         batch_shrink: use ``B // batch_shrink`` samples (2).
+        adjust_optimizer: with ``interval > 1``, G's optimizer trains with ``lr * c`` and
+            ``betas ** c``, ``c = interval / (interval + 1)`` (stylegan2-ada's adjustment).
     """
 
     log_name = "path_length"
 
-    def __init__(self, weight: float = 2.0, interval: int = 4, decay: float = 0.01, batch_shrink: int = 2) -> None:
-        super().__init__(weight, interval)
+    def __init__(
+        self,
+        weight: float = 2.0,
+        interval: int = 4,
+        decay: float = 0.01,
+        batch_shrink: int = 2,
+        *,
+        adjust_optimizer: bool = True,
+    ) -> None:
+        super().__init__(weight, interval, adjust_optimizer=adjust_optimizer)
         check_number("decay", decay, low=0, high=1, low_open=True, owner="PathLength")
         check_int("batch_shrink", batch_shrink, 1, owner="PathLength")
         self.decay, self.batch_shrink = float(decay), batch_shrink
@@ -320,6 +375,8 @@ class PathLength(Regularizer):
                 f"images; {type(generator).__name__} has no mapping/synthesis (use lightning_gan.nets.StyleGAN2Generator)"
             )
         ws = generator.mapping(z, labels)  # (B, num_ws, w_dim)
+        if generator.training and getattr(generator, "style_mixing_prob", 0) > 0 and hasattr(generator, "mix_styles"):
+            ws = generator.mix_styles(ws, z, labels)  # as the generator trains, and as stylegan2-ada's pass does
         if not ws.requires_grad:  # a generator without trainable mapping parameters still needs d img / d ws
             ws = ws.detach().requires_grad_(True)
         images = generator.synthesis(ws)  # (B, C, H, W)

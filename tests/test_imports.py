@@ -113,7 +113,7 @@ def test_the_walk_sees_the_imports_it_judges():
 
 def test_importing_the_package_installs_no_warning_filter():
     code = (
-        "import warnings, lightning, torch, torchvision, kornia, wandb, torch_fidelity, matplotlib;"
+        "import warnings, lightning, torch, torchvision, wandb, torch_fidelity, matplotlib;"
         "before = list(warnings.filters); import lightning_gan, lightning_gan.callbacks, lightning_gan.cli;"
         "print([f for f in warnings.filters if f not in before])"
     )

@@ -1,6 +1,7 @@
 import re
 from pathlib import Path
 
+import lightning as L
 import pytest
 import torch
 
@@ -12,6 +13,7 @@ from lightning_gan.regularizers import (
     LeCam,
     Regularizer,
     gradient_penalty,
+    lazy_optimizer_ratio,
     r1_penalty,
 )
 from tests.helpers import RealLogitEMA, loader, tiny_gan, trainer
@@ -168,3 +170,59 @@ def test_lecam_trains_and_its_averages_survive_a_checkpoint(tmp_path):
     fit.save_checkpoint(tmp_path / "gan.ckpt")
     loaded = GANModule.load_from_checkpoint(tmp_path / "gan.ckpt").d_regularizers[0]
     assert torch.equal(loaded.ema_real, gan.d_regularizers[0].ema_real) and loaded.start == 2
+
+
+# ------------------------------------------------------------ lazy regularization's optimizer settings
+
+
+def _groups(module: GANModule) -> tuple[dict, dict]:
+    g, d = module.optimizers()
+    return g.optimizer.param_groups[0], d.optimizer.param_groups[0]
+
+
+def test_a_lazy_regularizer_trains_its_network_with_stylegan2_ada_s_lr_and_betas(tmp_path, caplog):
+    """stylegan2-ada's training_loop.py: lr * c and betas ** c, c = k / (k + 1), for D (R1, k = 16) and G (k = 4)."""
+    from lightning_gan.regularizers import PathLength
+
+    adam = lambda params: torch.optim.Adam(params, lr=0.0025, betas=(0.0, 0.99))
+    gan = tiny_gan(d_regularizers=[R1(0.01, interval=16)], g_optimizer=adam, d_optimizer=adam)
+    with caplog.at_level("INFO"):
+        trainer(tmp_path, max_steps=1).fit(gan, loader(torch.randn(64, 2)))
+    g, d = _groups(gan)
+    assert g["lr"] == 0.0025 and g["betas"] == (0.0, 0.99)  # no lazy regularizer on G
+    assert d["lr"] == pytest.approx(0.0025 * 16 / 17) and d["betas"] == pytest.approx((0.0, 0.99 ** (16 / 17)))
+    assert d["betas"][1] == pytest.approx(0.99058, abs=1e-5)
+    said = [r.getMessage() for r in caplog.records if "is lazy" in r.getMessage()]
+    assert len(said) == 1 and "R1(interval=16)" in said[0] and "discriminator" in said[0], said
+    # a regularizer's own part: the maths, and the flag that switches it off
+    path_length = PathLength(interval=4)
+    assert lazy_optimizer_ratio([path_length]) == (0.8, path_length)
+    assert lazy_optimizer_ratio([R1(1.0, interval=16, adjust_optimizer=False), R1(1.0)]) == (1.0, None)
+    off = tiny_gan(d_regularizers=[R1(0.01, interval=16, adjust_optimizer=False)], d_optimizer=adam)
+    trainer(tmp_path, max_steps=1).fit(off, loader(torch.randn(64, 2)))
+    assert _groups(off)[1]["lr"] == 0.0025 and _groups(off)[1]["betas"] == (0.0, 0.99)
+
+
+def test_the_adjustment_is_made_once_schedulers_start_from_it_and_a_resumed_run_keeps_it(tmp_path):
+    sgd = lambda params: torch.optim.SGD(params, lr=0.1)
+    constant = lambda optimizer: torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0)
+    make = lambda: tiny_gan(d_regularizers=[R1(1.0, interval=3)], d_optimizer=sgd, d_lr_scheduler=constant)
+    first = make()
+    fit = trainer(
+        tmp_path,
+        max_steps=2,
+        enable_checkpointing=True,
+        callbacks=[L.pytorch.callbacks.ModelCheckpoint(tmp_path, save_last=True)],
+    )
+    fit.fit(first, loader(torch.randn(64, 2)))
+    assert _groups(first)[1]["lr"] == pytest.approx(0.075) and _groups(first)[1]["initial_lr"] == pytest.approx(0.075)
+    resumed = make()
+    trainer(tmp_path, max_steps=4).fit(resumed, loader(torch.randn(64, 2)), ckpt_path=tmp_path / "last.ckpt")
+    assert _groups(resumed)[1]["lr"] == pytest.approx(0.075)  # not 0.075 * 3 / 4
+
+
+def test_two_lazy_intervals_for_one_optimizer_are_refused_at_construction():
+    with pytest.raises(ValueError, match=r"R1\(interval=16\), R1\(interval=4\) adjust one optimizer"):
+        tiny_gan(d_regularizers=[R1(1.0, interval=16), R1(1.0, interval=4)])
+    with pytest.raises(ValueError, match=r"R1\(adjust_optimizer=1\)"):
+        R1(1.0, interval=16, adjust_optimizer=1)

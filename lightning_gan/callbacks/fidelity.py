@@ -10,6 +10,7 @@ import lightning as L
 import torch
 from torch import nn
 
+from lightning_gan._generator import metric_noise_mode
 from lightning_gan._validate import check_int
 from lightning_gan.metrics.features import (
     Features,
@@ -93,7 +94,9 @@ class FidelityMetrics(L.Callback):
     training set is the usual "paper" protocol; 10,000 is cheaper and biased upward for FID).
     Generated images come from :meth:`GANModule.generate` (the EMA generator when EMA is on, eval
     mode, the generator's mode restored after) with noise fixed across evaluations, drawn without
-    touching the run's random state. Under DDP every rank measures its share: exactly
+    touching the run's random state. A generator with per-layer noise (StyleGAN2) draws it fresh
+    for every image (``noise_mode="random"``, from the same seeds), as stylegan2-ada's metrics do,
+    not eval mode's one constant noise image. Under DDP every rank measures its share: exactly
     ``num_samples`` images in total, every real image once. The real features are cached on disk
     (``cache_dir``) per data set, size, split and metric network, and kept in memory during the run.
 
@@ -228,8 +231,9 @@ class FidelityMetrics(L.Callback):
                 num_workers=self.num_workers,
                 progress=self.progress,
             )
+        noise_mode = metric_noise_mode(pl_module.sampling_generator)  # fresh per-layer noise (StyleGAN2)
         fake = generator_features(
-            lambda count, seed: pl_module.generate(count, seed=seed),
+            lambda count, seed: pl_module.generate(count, seed=seed, noise_mode=noise_mode),
             self._extractor,
             self.num_samples,
             batch_size=self.batch_size,

@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lightning_gan._validate import check_int
+from lightning_gan._validate import check, check_choice, check_int
 from lightning_gan.nets._layers import needs_labels
 from lightning_gan.nets._recordable import Recordable
 
@@ -423,15 +424,18 @@ class StyleGAN2Generator(Recordable):
     - style mixing: with probability ``style_mixing_prob`` a second latent z2 is mapped too and
       the layers from a random cut-off ``c ~ U{1, ..., num_ws - 1}`` on take its w
       (``ws[:, c:] = w(z2)``), so neighbouring styles do not learn to depend on each other;
-    - the average ``w_avg`` (a buffer, per class when conditional) follows the batch mean of w:
-      ``w_avg <- mean(w) + beta (w_avg - mean(w))``, ``beta = w_avg_beta``;
+    - the average ``w_avg`` (a buffer) follows the batch mean of w:
+      ``w_avg <- mean(w) + beta (w_avg - mean(w))``, ``beta = w_avg_beta``; one average over all
+      classes (stylegan2-ada's), or one per class with ``truncation_center="class"``;
     - each layer adds fresh noise.
 
     Eval mode uses each layer's fixed noise image (``noise_mode="const"``), so
     ``GANModule.generate(seed=...)`` is repeatable, and never mixes styles.
 
     Truncation (``truncation_psi`` = psi): ``w <- w_avg + psi (w - w_avg)``; psi = 1 changes
-    nothing, psi = 0 gives the average image (of the class, when conditional).
+    nothing, psi = 0 gives the average image. For a conditional generator stylegan2-ada pulls every
+    class to the one global average (so psi = 0 is one image for all classes);
+    ``truncation_center="class"`` pulls each sample to its class's average instead.
 
     Args:
         latent_dim: size of z.
@@ -450,14 +454,18 @@ class StyleGAN2Generator(Recordable):
         output: ``"linear"`` (the paper's) or ``"tanh"``: ``img = tanh(synthesis)``. On the
             16 px digits tanh reached in 400 iterations the Frechet distance the linear output
             had not reached in 800 (docs/recipes.md).
+        truncation_center: ``"global"`` (stylegan2-ada's) or ``"class"`` (conditional only: an
+            average w per class, ``w_avg`` of shape ``(num_classes, w_dim)``).
 
     Attributes:
         supports_truncation: True: ``GANModule.generate(truncation_psi=...)`` works with it.
+        noise_modes: what ``forward(..., noise_mode=...)`` and ``GANModule.generate(noise_mode=...)`` take.
         num_ws: number of per-layer latents.
-        w_avg: the tracked average w, ``(w_dim,)`` or ``(num_classes, w_dim)``.
+        w_avg: the tracked average w, ``(w_dim,)``, or ``(num_classes, w_dim)`` per class.
     """
 
     supports_truncation = True
+    noise_modes = ("random", "const", "none")
 
     def __init__(
         self,
@@ -473,6 +481,7 @@ class StyleGAN2Generator(Recordable):
         style_mixing_prob: float = 0.9,
         w_avg_beta: float = 0.995,
         output: str = "linear",
+        truncation_center: str = "global",
     ) -> None:
         super().__init__()
         role = "StyleGAN2Generator"
@@ -492,6 +501,11 @@ class StyleGAN2Generator(Recordable):
             raise ValueError(f"{role}: w_avg_beta={w_avg_beta!r}; expected a number in [0, 1]")
         if output not in ("linear", "tanh"):
             raise ValueError(f"{role}: output={output!r}; expected 'linear' or 'tanh'")
+        check_choice("truncation_center", truncation_center, ("global", "class"), owner=role)
+        check(
+            truncation_center == "global" or num_classes > 0,
+            f"{role}(truncation_center='class'): expected a conditional generator (num_classes > 0)",
+        )
         if not (isinstance(mapping_lr_multiplier, (int, float)) and mapping_lr_multiplier > 0):
             raise ValueError(f"{role}: mapping_lr_multiplier={mapping_lr_multiplier!r}; expected a number > 0")
         self.latent_dim, self.image_shape, self.num_classes = latent_dim, tuple(image_shape), num_classes
@@ -509,7 +523,19 @@ class StyleGAN2Generator(Recordable):
             in_channels = out_channels
         self.blocks = nn.ModuleList(blocks)
         self.num_ws = 2 * len(blocks)  # conv1 + toRGB of the first block, then conv0 + conv1 per block (+ last toRGB)
-        self.register_buffer("w_avg", torch.zeros((num_classes, w_dim) if num_classes else (w_dim,)))
+        self.truncation_center = truncation_center
+        per_class = truncation_center == "class"
+        self.register_buffer("w_avg", torch.zeros((num_classes, w_dim) if per_class else (w_dim,)))
+
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
+        stored = state_dict.get(prefix + "w_avg")
+        if stored is not None and stored.shape != self.w_avg.shape:
+            raise ValueError(
+                f"StyleGAN2Generator: the checkpoint's w_avg has shape {tuple(stored.shape)} where this generator's has "
+                f"{tuple(self.w_avg.shape)}; a (num_classes, w_dim) average comes from per-class truncation centres "
+                f"(the default before stylegan2-ada's global one): build it with truncation_center='class'"
+            )
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     # ------------------------------------------------------------------ mapping
     def mapping(
@@ -518,21 +544,22 @@ class StyleGAN2Generator(Recordable):
         """``ws (B, num_ws, w_dim)``: w broadcast to every layer, truncated toward ``w_avg``.
 
         In training mode (and with ``update_w_avg``) the batch also moves ``w_avg``. Truncation:
-        ``ws = w_avg + psi (ws - w_avg)``, with the average of each sample's class when conditional.
+        ``ws = w_avg + psi (ws - w_avg)``, with the average of each sample's class for
+        ``truncation_center="class"``.
         """
         needs_labels(self.num_classes, labels, "generator")
         w = self.mapping_network(z, labels)  # (B, w_dim)
         if self.training and update_w_avg and self.w_avg_beta < 1.0:
             self._update_w_avg(w.detach(), labels)
         if truncation_psi != 1:
-            center = self.w_avg if self.num_classes == 0 else self.w_avg[labels.long()]  # (w_dim,) or (B, w_dim)
+            center = self.w_avg if self.w_avg.dim() == 1 else self.w_avg[labels.long()]  # (w_dim,) or (B, w_dim)
             w = center + truncation_psi * (w - center)
         return w.unsqueeze(1).expand(-1, self.num_ws, -1)
 
     @torch.no_grad()
     def _update_w_avg(self, w: Tensor, labels: Tensor | None) -> None:
-        """``w_avg <- lerp(mean(w), w_avg, beta)``, per class present in the batch when conditional."""
-        if self.num_classes == 0:
+        """``w_avg <- lerp(mean(w), w_avg, beta)``; per class present in the batch for ``truncation_center="class"``."""
+        if self.w_avg.dim() == 1:
             self.w_avg.copy_(torch.lerp(w.mean(dim=0), self.w_avg, self.w_avg_beta))
             return
         onehot = F.one_hot(labels.long(), self.num_classes).to(w.dtype)  # (B, K)
@@ -541,7 +568,7 @@ class StyleGAN2Generator(Recordable):
         updated = torch.lerp(means, self.w_avg, self.w_avg_beta)
         self.w_avg.copy_(torch.where(counts.unsqueeze(1) > 0, updated, self.w_avg))
 
-    def _mix_styles(self, ws: Tensor, z: Tensor, labels: Tensor | None, truncation_psi: float) -> Tensor:
+    def mix_styles(self, ws: Tensor, z: Tensor, labels: Tensor | None, truncation_psi: float = 1.0) -> Tensor:
         """With probability ``style_mixing_prob``, layers from a random cut-off on take the w of a fresh z.
 
         One cut-off per batch, drawn on the device (no host sync): ``c ~ U{1, ..., num_ws - 1}``,
@@ -579,7 +606,7 @@ class StyleGAN2Generator(Recordable):
     ) -> Tensor:  # z: (B, latent_dim) -> (B, C, H, W)
         ws = self.mapping(z, labels, truncation_psi)  # (B, num_ws, w_dim)
         if self.training and self.style_mixing_prob > 0:
-            ws = self._mix_styles(ws, z, labels, truncation_psi)
+            ws = self.mix_styles(ws, z, labels, truncation_psi)
         return self.synthesis(ws, noise_mode=noise_mode)
 
 
@@ -604,34 +631,52 @@ def minibatch_stddev(x: Tensor, group_size: int, num_channels: int = 1) -> Tenso
 
 
 class _DiscriminatorBlock(nn.Module):
-    """Residual down-sampling block: ``(skip(x) + conv1(conv0(x))) / sqrt(2)``, ``(H, W) -> (H/2, W/2)``.
+    """Down-sampling block, ``(H, W) -> (H/2, W/2)``: conv0 a 3x3 convolution, conv1 a 3x3 convolution
+    with down-sampling, both leaky ReLU.
 
-    conv0 is a 3x3 convolution, conv1 a 3x3 convolution with down-sampling, both leaky ReLU; the
-    skip is a 1x1 down-sampling convolution without bias or activation. The first block reads the
-    image through a 1x1 fromRGB convolution.
+    ``architecture``: ``"resnet"`` adds a skip, a 1x1 down-sampling convolution without bias or
+    activation: ``(skip(x) + conv1(conv0(x))) / sqrt(2)``; ``"orig"`` is ``conv1(conv0(x))``;
+    ``"skip"`` is that too, and every block also reads the image, down-sampled to its resolution,
+    through its own 1x1 fromRGB (added to ``x``). In the other two only the first block reads the
+    image (through fromRGB).
     """
 
-    def __init__(self, channels: int, out_channels: int, image_channels: int, *, first: bool) -> None:
+    def __init__(
+        self, channels: int, out_channels: int, image_channels: int, *, first: bool, architecture: str = "resnet"
+    ) -> None:
         super().__init__()
-        self.fromrgb = EqualizedConv2d(image_channels, channels, 1, activation="lrelu") if first else None
+        self.architecture = architecture
+        reads_image = first or architecture == "skip"
+        self.fromrgb = EqualizedConv2d(image_channels, channels, 1, activation="lrelu") if reads_image else None
         self.conv0 = EqualizedConv2d(channels, channels, 3, activation="lrelu")
         self.conv1 = EqualizedConv2d(channels, out_channels, 3, activation="lrelu", down=True)
-        self.skip = EqualizedConv2d(channels, out_channels, 1, bias=False, down=True)
+        self.skip = (
+            EqualizedConv2d(channels, out_channels, 1, bias=False, down=True) if architecture == "resnet" else None
+        )
+        self.register_buffer("filter", lowpass_filter(), persistent=False)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor | None, image: Tensor | None) -> tuple[Tensor, Tensor | None]:
+        """``(x, image)`` -> the features and (``"skip"``) the image at half the resolution."""
         if self.fromrgb is not None:
-            x = self.fromrgb(x)
+            y = self.fromrgb(image)
+            x = y if x is None else x + y
+            image = blur(image, self.filter, pad=1)[:, :, ::2, ::2] if self.architecture == "skip" else None
+        if self.skip is None:
+            return self.conv1(self.conv0(x)), image
         gain = math.sqrt(0.5)
-        return self.skip(x, gain=gain) + self.conv1(self.conv0(x), gain=gain)
+        return self.skip(x, gain=gain) + self.conv1(self.conv0(x), gain=gain), image
 
 
 class StyleGAN2Discriminator(Recordable):
-    """StyleGAN2's residual discriminator: images ``(B, C, H, W)`` to logits ``(B,)``.
+    """StyleGAN2's discriminator: images ``(B, C, H, W)`` to logits ``(B,)``.
 
-    fromRGB, then residual blocks halve the resolution down to the ``(h0, w0)`` of the generator's
+    fromRGB, then blocks halve the resolution down to the ``(h0, w0)`` of the generator's
     constant (short side 4); the epilogue appends the minibatch standard deviation, applies a 3x3
     convolution, a fully connected layer and the output layer. Every layer has the equalized
-    learning rate; leaky ReLU 0.2 times ``sqrt(2)``.
+    learning rate; leaky ReLU 0.2 times ``sqrt(2)``. The blocks are residual by default
+    (``architecture="resnet"``, StyleGAN2's config F); ``"orig"`` drops the residual skips (the
+    stylegan2-ada 'cifar' config's choice), ``"skip"`` feeds the down-sampled image to every block
+    and to the epilogue through 1x1 fromRGB layers (as stylegan2-ada's ``architecture`` option).
 
     Conditional (``num_classes > 0``), as stylegan2-ada's: a mapping network (label embedding and
     ``mapping_layers`` fully connected layers, no z) maps the class to ``cmap (B, cmap_dim)``, the
@@ -649,6 +694,7 @@ class StyleGAN2Discriminator(Recordable):
         mbstd_channels: feature maps it adds (1).
         cmap_dim: size of the class projection (default: the width at the last resolution).
         mapping_layers: layers of the class mapping network (8).
+        architecture: ``"resnet"``, ``"orig"`` or ``"skip"``.
     """
 
     def __init__(
@@ -662,9 +708,12 @@ class StyleGAN2Discriminator(Recordable):
         mbstd_channels: int = 1,
         cmap_dim: int | None = None,
         mapping_layers: int = 8,
+        architecture: str = "resnet",
     ) -> None:
         super().__init__()
         role = "StyleGAN2Discriminator"
+        check_choice("architecture", architecture, ("resnet", "orig", "skip"), owner=role)
+        self.architecture = architecture
         base, doublings = check_stylegan2_shape(image_shape, role)
         for name, value in (
             ("channel_base", channel_base),
@@ -697,11 +746,13 @@ class StyleGAN2Discriminator(Recordable):
                     _channels(short // 2, channel_base, channel_max),
                     image_shape[0],
                     first=level == doublings,
+                    architecture=architecture,
                 )
             )
-        self.blocks = nn.Sequential(*blocks)
-        # a 4 x 4 image (no blocks) reads its pixels through fromRGB at the epilogue
-        self.fromrgb = EqualizedConv2d(image_shape[0], final_channels, 1, activation="lrelu") if not blocks else None
+        self.blocks = nn.ModuleList(blocks)
+        # a 4 x 4 image (no blocks) reads its pixels through fromRGB at the epilogue, and so does "skip"
+        reads_image = not blocks or architecture == "skip"
+        self.fromrgb = EqualizedConv2d(image_shape[0], final_channels, 1, activation="lrelu") if reads_image else None
         self.conv = EqualizedConv2d(final_channels + mbstd_channels, final_channels, 3, activation="lrelu")
         self.fc = EqualizedLinear(final_channels * base[0] * base[1], final_channels, activation="lrelu")
         self.cmap_dim = (cmap_dim or final_channels) if num_classes else 0
@@ -712,9 +763,13 @@ class StyleGAN2Discriminator(Recordable):
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:  # x: (B, C, H, W) -> (B,)
         needs_labels(self.num_classes, labels, "discriminator")
-        x = self.blocks(x)  # (B, C4, h0, w0)
+        features, image = None, x
+        for block in self.blocks:
+            features, image = block(features, image)  # down to (B, C4, h0, w0)
         if self.fromrgb is not None:
-            x = self.fromrgb(x)
+            y = self.fromrgb(image)
+            features = y if features is None else features + y
+        x = features
         if self.mbstd_channels:
             x = minibatch_stddev(x, self.mbstd_group_size, self.mbstd_channels)
         x = self.conv(x)

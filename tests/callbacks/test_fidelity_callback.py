@@ -219,3 +219,44 @@ def test_evaluating_a_checkpoint_without_a_recorded_data_set_says_to_pass_real_i
     (checkpoint,) = tmp_path.rglob("*.ckpt")
     with pytest.raises(ValueError, match="does not record its data set.*--real DIR"):
         evaluate_checkpoint(checkpoint, 10, "fid", feature_extractor=SmallExtractor(), cache_dir=tmp_path)
+
+
+def test_stylegan2_is_measured_with_fresh_noise_per_image_in_training_and_in_evaluate(tmp_path):
+    """stylegan2-ada's metrics draw per-layer noise for every image (metric_utils.py); eval mode's
+    default is one constant noise image shared by all samples, which would narrow their variety."""
+    from lightning_gan.nets import StyleGAN2Discriminator, StyleGAN2Generator
+
+    torch.manual_seed(0)
+    sizes = {"channel_base": 64, "channel_max": 8, "mapping_layers": 1}
+    generator = StyleGAN2Generator(8, (1, 16, 16), w_dim=8, output="tanh", **sizes)
+    with torch.no_grad():
+        for name, parameter in generator.named_parameters():
+            if name.endswith("noise_strength"):
+                parameter.fill_(1.0)  # noise that shows (its learned strength starts at 0)
+    gan = GANModule(generator, StyleGAN2Discriminator((1, 16, 16), **sizes), latent_dim=8)
+    options = {**OPTIONS, "num_samples": 40}
+    metrics = FidelityMetrics(
+        "fid", every_n_steps=None, feature_extractor=SmallExtractor(), cache_dir=tmp_path, **options
+    )
+    last = ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)
+    trainer(tmp_path, max_steps=1, callbacks=[metrics, last], enable_checkpointing=True).fit(
+        gan, DigitsDataModule(batch_size=16)
+    )
+
+    def fid(noise_mode: str) -> float:
+        draw = lambda count, seed: gan.generate(count, seed=seed, noise_mode=noise_mode)  # noqa: E731
+        fake = generator_features(draw, FeatureExtractor(SmallExtractor()), 40, batch_size=32, seed=metrics.seed)
+        return fidelity_metrics(["fid"], fake, metrics._real)["fid"]
+
+    measured = metrics.last["val/fid"]
+    assert measured == pytest.approx(fid("random"), rel=1e-6)
+    assert measured != pytest.approx(fid("const"), rel=1e-3)
+    values = evaluate_checkpoint(
+        tmp_path / "ckpt" / "last.ckpt",
+        40,
+        "fid",
+        feature_extractor=SmallExtractor(),
+        cache_dir=tmp_path,
+        batch_size=32,
+    )
+    assert values["fid"] == pytest.approx(measured, rel=1e-6)

@@ -136,18 +136,35 @@ def test_truncation_psi_zero_gives_one_image_and_psi_one_changes_nothing():
         assert (half - plain).abs().max() > 1e-3
 
 
-def test_conditional_truncation_goes_to_the_average_of_each_class():
+def test_conditional_truncation_goes_to_the_global_average_as_the_reference_or_to_each_class_s():
     torch.manual_seed(0)
-    g = tiny_g(num_classes=3, w_avg_beta=0.5)
+    labels = torch.tensor([0, 0, 0, 1, 1, 1])
+    g = tiny_g(num_classes=3, w_avg_beta=0.5)  # stylegan2-ada's: one average w over all classes
+    assert g.w_avg.shape == (16,)
+    z = torch.randn(12, LATENT)
+    expected = torch.lerp(g.mapping_network(z, torch.tensor([0, 1] * 6)).mean(0), torch.zeros(16), 0.5)
+    g(z, torch.tensor([0, 1] * 6))
+    torch.testing.assert_close(g.w_avg, expected)
+    g.eval()
+    with torch.no_grad():
+        images = g(torch.randn(6, LATENT), labels, truncation_psi=0.0)
+    assert (images - images[0]).abs().max() < 1e-5  # psi = 0: the one average image, whatever the class
+
+    torch.manual_seed(0)
+    g = tiny_g(num_classes=3, w_avg_beta=0.5, truncation_center="class")
     assert g.w_avg.shape == (3, 16)
     g(torch.randn(12, LATENT), torch.tensor([0, 1] * 6))  # classes 0 and 1 seen, class 2 not
     assert g.w_avg[0].abs().sum() > 0 and g.w_avg[1].abs().sum() > 0 and g.w_avg[2].abs().sum() == 0
     g.eval()
-    labels = torch.tensor([0, 0, 0, 1, 1, 1])
     with torch.no_grad():
         images = g(torch.randn(6, LATENT), labels, truncation_psi=0.0)
     assert (images[:3] - images[0]).abs().max() < 1e-5 and (images[3:] - images[3]).abs().max() < 1e-5
     assert (images[0] - images[3]).abs().max() > 1e-3  # one image per class, not one for all
+    # a per-class checkpoint into a global generator: the error says what to build
+    with pytest.raises(ValueError, match=r"w_avg has shape \(3, 16\).*truncation_center='class'"):
+        tiny_g(num_classes=3).load_state_dict(g.state_dict())
+    with pytest.raises(ValueError, match=r"truncation_center='class'\): expected a conditional generator"):
+        tiny_g(truncation_center="class")
 
 
 # ------------------------------------------------------------------ style mixing
@@ -365,6 +382,30 @@ def test_path_length_penalty_and_running_mean_match_autograd(num_classes):
     assert penalty > 0 and reg.state_dict()["mean"] == reg.mean
 
 
+def test_path_length_mixes_styles_as_the_generator_trains():
+    """stylegan2-ada's path-length pass maps z with the generator's style mixing (loss.py, run_G) and
+    differentiates with respect to the mixed ws; in eval mode (and without mixing) nothing is mixed."""
+    torch.manual_seed(0)
+    g = tiny_g(style_mixing_prob=1.0)  # training mode; the noise strengths start at 0: no noise in the gradient
+    captured = _capture_ws(g)
+    z = torch.randn(4, LATENT)
+    torch.manual_seed(5)
+    lengths = PathLength().path_lengths(g, z, None)
+    (ws,) = captured
+    assert not torch.equal(ws[:, 0], ws[:, -1])  # mixed: the last layers took a second latent's w
+    del g.synthesis  # the spy off
+    torch.manual_seed(5)
+    mixed = g.mix_styles(g.mapping(z, None), z, None).detach().requires_grad_(True)
+    images = g.synthesis(mixed)
+    y = torch.randn_like(images) / math.sqrt(16 * 16)
+    (grad,) = torch.autograd.grad((images * y).sum(), mixed)
+    torch.testing.assert_close(lengths, grad.square().sum(dim=2).mean(dim=1).sqrt())
+    g.eval()
+    captured = _capture_ws(g)
+    PathLength().path_lengths(g, z, None)
+    assert torch.equal(captured[0][:, 0], captured[0][:, -1])  # eval mode: one w for every layer
+
+
 def test_path_length_trains_the_generator_and_is_lazy():
     torch.manual_seed(0)
     g = tiny_g()
@@ -423,8 +464,31 @@ def test_gan_module_fit_with_path_length_and_r1_and_checkpoint(tmp_path, monkeyp
     torch.testing.assert_close(loaded.generator.w_avg, module.generator.w_avg)
     asked = torch.tensor([0, 1, 1, 0])
     torch.testing.assert_close(loaded.generate(4, seed=1, labels=asked), module.generate(4, seed=1, labels=asked))
-    # truncation through GANModule.generate: psi = 0 is one image per class, from the EMA generator's w_avg
+    # truncation through GANModule.generate, from the EMA generator's w_avg: psi = 0 is the average image
     truncated = loaded.generate(4, seed=2, labels=asked, truncation_psi=0.0)
-    torch.testing.assert_close(truncated[0], truncated[3])
-    torch.testing.assert_close(truncated[1], truncated[2])
-    assert (truncated[0] - truncated[1]).abs().max() > 1e-4
+    torch.testing.assert_close(truncated, truncated[:1].expand_as(truncated))
+    assert (truncated[0] - loaded.generate(1, seed=2, labels=asked[:1])[0]).abs().max() > 1e-4
+
+
+def test_generate_takes_the_generator_s_noise_modes_and_draws_random_noise_from_the_seed():
+    torch.manual_seed(0)
+    g = tiny_g()
+    with torch.no_grad():
+        for name, parameter in g.named_parameters():
+            if name.endswith("noise_strength"):
+                parameter.fill_(1.0)
+    gan = GANModule(g, tiny_d(), latent_dim=LATENT)
+    const = gan.generate(4, seed=3)
+    torch.testing.assert_close(gan.generate(4, seed=3, noise_mode="const"), const, rtol=0, atol=0)
+    fresh = gan.generate(4, seed=3, noise_mode="random")
+    torch.testing.assert_close(gan.generate(4, seed=3, noise_mode="random"), fresh, rtol=0, atol=0)  # the seed's
+    assert (fresh - const).abs().amax() > 1e-3 and (
+        gan.generate(4, seed=4, noise_mode="random") - fresh
+    ).abs().amax() > 0
+    assert g.training  # the generator's mode is restored
+    with pytest.raises(
+        ValueError, match=r"noise_mode='fresh': StyleGAN2Generator takes one of 'random', 'const', 'none'"
+    ):
+        gan.generate(2, noise_mode="fresh")
+    with pytest.raises(ValueError, match=r"noise_mode='random': MLPGenerator takes None: it has no per-layer noise"):
+        GANModule(MLPGenerator(2, 2), tiny_d(), latent_dim=2).generate(2, noise_mode="random")

@@ -6,6 +6,7 @@ built by test_cli's parse test)."""
 from pathlib import Path
 
 import pytest
+import torch
 import wandb
 import yaml
 
@@ -95,3 +96,37 @@ def test_recipe_runs_a_few_iterations(recipe, tmp_path, monkeypatch, no_wandb_cr
             f"val/{n}_std" for n in names if n in ("is", "kid")
         }
         assert [set(m.last) for m in measured] == [keys]
+
+
+def test_the_cifar_stylegan2_ada_recipe_has_the_reference_s_cifar_config(tmp_path, monkeypatch):
+    """stylegan2-ada-pytorch @d72cc7d, train.py: cfg_specs['cifar'] = dict(ref_gpus=2, kimg=100000,
+    mb=64, mbstd=32, fmaps=1, lrate=0.0025, gamma=0.01, ema=500, ramp=0.05, map=2), then pl_weight 0,
+    style_mixing_prob 0 and D architecture 'orig' (lines 195-198); Adam betas (0, 0.99); G_reg_interval
+    4, D_reg_interval 16; the lazy optimizer adjustment lr * c, betas ** c, c = k / (k + 1)
+    (training_loop.py lines 202-205); ADA target 0.6, interval 4, 500 kimg."""
+    from lightning_gan.regularizers import adjust_optimizer, lazy_optimizer_ratio
+
+    monkeypatch.chdir(tmp_path)  # the trainer's callbacks may make folders
+    cli = run_cli(
+        ["--config", str(RECIPES[0].parent / "cifar10_stylegan2_ada.yaml"), "--trainer.logger", "false"], run=False
+    )
+    model, data = cli.model, cli.datamodule
+    g, d = model.generator, model.discriminator
+    assert data.batch_size == 64
+    assert d.mbstd_group_size == 32 and d.architecture == "orig"
+    assert g.blocks[0].conv1.weight.shape[0] == min(32768 // 4, 512) and d.conv.weight.shape[0] == 512  # fmaps 1
+    assert len(g.mapping_network.layers) == 2 and len(d.mapping_network.layers) == 8  # map=2 is G's only
+    assert g.style_mixing_prob == 0.0 and not model.g_regularizers  # no style mixing, no path length
+    (r1,) = model.d_regularizers
+    assert r1.gamma == 0.01 and r1.interval == 16 and r1.adjust_optimizer
+    assert model.ema_decay == pytest.approx(0.5 ** (64 / 500_000), rel=1e-4)  # 500 kimg half-life at batch 64
+    assert model.augment.target == 0.6 and model.augment.interval == 4 and model.augment.speed_kimg == 500
+    g_opt, d_opt = (
+        model._optimizer_factories[role](torch.nn.Linear(1, 1).parameters()) for role in ("generator", "discriminator")
+    )
+    ratio, _ = lazy_optimizer_ratio(model.d_regularizers)
+    adjust_optimizer(d_opt, ratio)
+    for optimizer, k in ((g_opt, 4), (d_opt, 16)):  # the reference's effective values
+        c = k / (k + 1)
+        group = optimizer.param_groups[0]
+        assert group["lr"] == pytest.approx(0.0025 * c) and group["betas"] == pytest.approx((0.0, 0.99**c), abs=1e-5)
