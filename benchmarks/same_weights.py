@@ -1,7 +1,7 @@
 """Fingerprint the weights that fixed seeds give, to show a refactor changes no result.
 
-Trains every CPU recipe (and two models the recipes do not cover: WGAN-GP with 3 D steps, and
-hinge loss with spectral norm and lazy R1) for a few generator iterations through the
+Trains every CPU recipe (and models the recipes do not cover: WGAN-GP with 3 D steps, hinge loss
+with spectral norm and lazy R1, the digits with DiffAugment and with ADA at p 0.5) for a few generator iterations through the
 ``lightning-gan fit`` command, and prints a SHA-256 of the networks' weights in ``last.ckpt``.
 Run it on two checkouts and compare the lines::
 
@@ -52,9 +52,18 @@ def _models(old_api: bool) -> dict[str, list[str]]:
         f"{init}discriminator.init_args.image_shape=[1, 16, 16]",
         f"{init}discriminator.init_args.width=32",
     ]
+    augment = f"{init}augment="
     return {
         "digits_wgan_gp_3d": ["digits_dcgan", f"{init}loss=wasserstein", f"{init}d_steps=3", *gp],
         "digits_hinge_sn_lazy_r1": ["digits_dcgan", f"{init}loss=hinge", *resnet, *lazy_r1],
+        "digits_diffaugment": [
+            "digits_dcgan",
+            f"{augment}{{class_path: lightning_gan.augment.DiffAugment, init_args: {{policy: translation,cutout}}}}",
+        ],
+        "digits_ada_p0.5": [
+            "digits_dcgan",
+            f"{augment}{{class_path: lightning_gan.augment.AdaptiveAugment, init_args: {{p: 0.5}}}}",
+        ],
     }
 
 

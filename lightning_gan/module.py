@@ -424,10 +424,11 @@ class GANModule(L.LightningModule):
             "train/D(x)": torch.sigmoid(real_logits.detach()).mean(),
             "train/D(G(z))": torch.sigmoid(fake_logits.detach()).mean(),
         }
-        if hasattr(self.augment, "update"):  # adaptive augmentation follows D's verdict on real data
-            logs.update(self.augment.update(real_logits.detach()))
         phase = DiscriminatorPhase(real, labels, fake, fake_labels, real_logits, fake_logits, self._discriminate, step)
         total = self._add_regularizers(loss, self.d_regularizers, phase, logs)
+        if hasattr(self.augment, "update"):  # adaptive augmentation follows D's verdict on real data, every pass
+            seen = [real_logits.detach().reshape(-1), *(logits.reshape(-1) for logits in phase.more_real_logits)]
+            logs.update(self.augment.update(torch.cat(seen)))
         # Step through the strategy rather than the LightningOptimizer: the precision plugin still
         # scales and unscales, but global_step counts only generator steps.
         self._update(

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
@@ -64,6 +64,9 @@ class DiscriminatorPhase:
         discriminate: ``discriminate(x, labels) -> logits``: the eager discriminator behind the
             augmentation, differentiable in ``x`` (what a gradient penalty differentiates).
         step: discriminator steps taken before this one (0, 1, 2, ...).
+        more_real_logits: logits of a regularizer's own passes over the real batch (detached, ``R1``
+            appends its pass's): adaptive augmentation counts them in ``r_t`` with the main pass's,
+            as stylegan2-ada counts its R1 pass's.
     """
 
     real: Tensor
@@ -74,6 +77,7 @@ class DiscriminatorPhase:
     fake_logits: Tensor
     discriminate: Callable[[Tensor, Tensor | None], Tensor]
     step: int
+    more_real_logits: list[Tensor] = field(default_factory=list)
 
 
 @dataclass
@@ -267,7 +271,12 @@ class R1(Regularizer):
         self.gamma = gamma
 
     def penalty(self, phase: DiscriminatorPhase) -> Tensor:  # type: ignore[override]
-        return r1_penalty(lambda x: phase.discriminate(x, phase.real_labels), phase.real)
+        def critic(x: Tensor) -> Tensor:
+            logits = phase.discriminate(x, phase.real_labels)
+            phase.more_real_logits.append(logits.detach())  # real images seen again: ADA's r_t counts them
+            return logits
+
+        return r1_penalty(critic, phase.real)
 
     def extra_repr(self) -> str:
         return f"gamma={self.gamma}, interval={self.interval}"
@@ -282,8 +291,10 @@ class LeCam(Regularizer):
     step from the main phase's logits (on augmented images when ``augment`` is on) and averaged
     over DDP processes, so every rank holds the same averages (google/lecam-gan). The penalty
     keeps D's outputs on real data from drifting above its recent outputs on fakes and vice
-    versa, which bounds the LeCam divergence the game then minimizes. The averages run from the
-    first D step; the penalty is switched on after ``start`` D steps.
+    versa, which bounds the LeCam divergence the game then minimizes. As in the reference, until
+    the penalty starts the averages only follow: for the first ``start - 1`` D steps each is set to
+    the step's mean (decay 0), then they decay; the penalty applies from D step ``start`` on
+    (0-based; google/lecam-gan counts iterations from 1, its ``itr > start_itr``).
 
     Args:
         weight: the penalty's weight (the paper uses 0.3 on CIFAR-10 with BigGAN, 0.01 elsewhere).
@@ -303,8 +314,9 @@ class LeCam(Regularizer):
 
     def penalty(self, phase: DiscriminatorPhase) -> Tensor:  # type: ignore[override]
         real, fake = phase.real_logits.float(), phase.fake_logits.float()  # (B,) each
-        self.ema_real.lerp_(self.mean_over_ranks(real.detach().mean()), 1.0 - self.decay)
-        self.ema_fake.lerp_(self.mean_over_ranks(fake.detach().mean()), 1.0 - self.decay)
+        decay = self.decay if phase.step >= self.start - 1 else 0.0  # the reference's warm-up: follow, then average
+        self.ema_real.lerp_(self.mean_over_ranks(real.detach().mean()), 1.0 - decay)
+        self.ema_fake.lerp_(self.mean_over_ranks(fake.detach().mean()), 1.0 - decay)
         if phase.step < self.start:
             return real.new_zeros(())
         return torch.relu(real - self.ema_fake).pow(2).mean() + torch.relu(self.ema_real - fake).pow(2).mean()

@@ -162,6 +162,19 @@ def test_lecam_is_its_definition_with_running_means_of_the_logits():
         LeCam(1.0, decay=1.0)
 
 
+def test_lecam_gives_the_reference_s_penalties_and_averages_step_by_step():
+    """tests/golden/lecam_gan.pt: google/lecam-gan's lecam_reg and ema_losses on 8 steps of fixed
+    logits (decay 0.9, start 3): the averages follow the means during the warm-up, then decay."""
+    golden = torch.load(Path(__file__).parent / "golden" / "lecam_gan.pt", weights_only=True)
+    lecam = LeCam(weight=1.0, decay=golden["decay"], start=golden["start"])
+    for step, (real, fake) in enumerate(zip(golden["real_logits"], golden["fake_logits"])):
+        phase = DiscriminatorPhase(torch.zeros(6, 2), None, torch.zeros(6, 2), None, real, fake, None, step=step)
+        term, _ = lecam(phase)
+        assert term.item() == pytest.approx(golden["penalty"][step].item(), rel=1e-5, abs=1e-6), step
+        assert lecam.ema_real.item() == pytest.approx(golden["ema_real"][step].item(), rel=1e-6), step
+        assert lecam.ema_fake.item() == pytest.approx(golden["ema_fake"][step].item(), rel=1e-6), step
+
+
 def test_lecam_trains_and_its_averages_survive_a_checkpoint(tmp_path):
     gan = tiny_gan(d_regularizers=[LeCam(0.3, start=2)])
     fit = trainer(tmp_path, max_steps=4, log_every_n_steps=1)
@@ -226,3 +239,25 @@ def test_two_lazy_intervals_for_one_optimizer_are_refused_at_construction():
         tiny_gan(d_regularizers=[R1(1.0, interval=16), R1(1.0, interval=4)])
     with pytest.raises(ValueError, match=r"R1\(adjust_optimizer=1\)"):
         R1(1.0, interval=16, adjust_optimizer=1)
+
+
+def test_adaptive_augmentation_counts_the_real_logits_of_r1_s_own_pass():
+    """stylegan2-ada reports sign(D(real)) in its R1 pass too (loss.py, Dreg): on a step with R1 the
+    augmentation's r_t counts the batch twice, the main pass's logits and R1's."""
+
+    class Counting(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.sizes: list[int] = []
+
+        def forward(self, x):
+            return x
+
+        def update(self, real_logits):
+            self.sizes.append(real_logits.numel())
+            return {}
+
+    augment = Counting()
+    gan = tiny_gan(d_regularizers=[R1(1.0, interval=2)], augment=augment, d_steps=2)
+    trainer(None, max_steps=2).fit(gan, loader(torch.randn(64, 2)))
+    assert augment.sizes == [16, 8, 16, 8]  # D steps 0 and 2 run R1: batch 8, seen twice
