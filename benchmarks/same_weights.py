@@ -58,7 +58,7 @@ def _models(old_api: bool) -> dict[str, list[str]]:
         "digits_hinge_sn_lazy_r1": ["digits_dcgan", f"{init}loss=hinge", *resnet, *lazy_r1],
         "digits_diffaugment": [
             "digits_dcgan",
-            f"{augment}{{class_path: lightning_gan.augment.DiffAugment, init_args: {{policy: translation,cutout}}}}",
+            f'{augment}{{class_path: lightning_gan.augment.DiffAugment, init_args: {{policy: "translation,cutout"}}}}',
         ],
         "digits_ada_p0.5": [
             "digits_dcgan",
@@ -96,10 +96,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[1], help="checkout to run")
     parser.add_argument("--steps", type=int, default=40, help="generator iterations per run")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these (default: all)")
     args = parser.parse_args()
     root = args.root.resolve()
     old_api = "class R1" not in (root / "lightning_gan" / "regularizers.py").read_text()
     runs = {name: [name] for name in CPU_RECIPES} | _models(old_api)
+    runs = {name: run for name, run in runs.items() if not args.only or name in args.only}
     for name, (recipe, *overrides) in runs.items():
         with tempfile.TemporaryDirectory() as out:
             print(name, train(root, recipe, overrides, args.steps, Path(out)), flush=True)

@@ -68,3 +68,31 @@ def test_the_discriminator_gives_the_reference_s_logits(num_classes, architectur
     with torch.no_grad():
         logits = d(GOLDEN["images"], GOLDEN["labels"] if num_classes else None)
     torch.testing.assert_close(logits, golden["logits"].squeeze(1), rtol=0, atol=TOLERANCE)
+
+
+def test_the_path_length_penalty_and_its_running_mean_are_the_reference_s(monkeypatch):
+    """tests/golden/stylegan2_ada_path_length.pt: the reference's path-length pass (phase 'Greg') twice
+    on its generator (noise strengths zeroed), with the image directions stored: same mean, same penalty."""
+    from lightning_gan.regularizers import GeneratorPhase, PathLength
+
+    golden = torch.load(Path(__file__).parents[1] / "golden" / "stylegan2_ada_path_length.pt", weights_only=True)
+    g = StyleGAN2Generator(8, (3, 16, 16), w_dim=8, style_mixing_prob=0.0, **SIZES)
+    g.load_state_dict(_renamed(GOLDEN["generators"]["c_dim=0"]["state_dict"], [4, 8, 16]))
+    with torch.no_grad():
+        for name, parameter in g.named_parameters():
+            if name.endswith("noise_strength"):
+                parameter.zero_()
+    regularizer = PathLength(weight=2.0, decay=0.01, batch_shrink=2)
+    randn_like = torch.randn_like
+    z = golden["z"]
+    for call in range(2):
+        direction = golden["directions"][call]
+        monkeypatch.setattr(
+            torch,
+            "randn_like",
+            lambda t, d=direction, **kw: d.clone() if t.shape == d.shape else randn_like(t, **kw),
+        )
+        fake = torch.zeros(4, 1)
+        penalty = regularizer.penalty(GeneratorPhase(z, None, fake, fake[:, 0], g, None, call))
+        assert regularizer.mean.item() == pytest.approx(golden["pl_mean"][call].item(), rel=1e-5)
+        assert penalty.item() == pytest.approx(golden["pl_penalty"][call].mean().item(), rel=1e-4)
