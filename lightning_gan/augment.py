@@ -252,13 +252,27 @@ def _geometric_inverse(params: dict[str, Tensor], height: int, width: int) -> Te
     return inverse @ _translate2d(-t[:, 0] * width, -t[:, 1] * height)
 
 
-def _filter(x: Tensor, taps: Tensor, dim: int, stride: int = 1) -> Tensor:
-    """Correlate every channel of ``x`` ``(N, 1, H, W)`` with ``taps`` along ``dim`` (2: rows, 3: columns)."""
-    shape = (1, 1, -1, 1) if dim == 2 else (1, 1, 1, -1)
-    return F.conv2d(x, taps.reshape(shape), stride=(stride, 1) if dim == 2 else (1, stride))
+def _upsampling_matrix(taps: Tensor, size: int) -> Tensor:
+    """``(size, 2 size)``: ``x @ U`` is upfirdn2d's 2x upsampling of rows ``x`` with ``taps``:
+    zeros between the samples, ``(k + 1) // 2`` zeros before and ``(k - 2) // 2`` after, convolution
+    with ``2 * taps``. ``U[i, j] = 2 taps[k - 1 - (2 i - j + k // 2)]`` where the index is in range."""
+    k = len(taps)
+    offset = 2 * torch.arange(size, device=taps.device)[:, None] - torch.arange(2 * size, device=taps.device) + k // 2
+    inside = (offset >= 0) & (offset < k)
+    return torch.where(inside, 2 * taps.flip(0)[offset.clamp(0, k - 1)], 0.0)
 
 
-def _resample(x: Tensor, inverse: Tensor) -> Tensor:
+def _downsampling_matrix(taps: Tensor, size: int, crop: int) -> Tensor:
+    """``(size, out)``: ``x @ D`` is upfirdn2d's 2x downsampling of rows ``x`` with ``taps`` (not
+    flipped) after cropping ``crop`` samples from each end: ``D[q, o] = taps[q - crop - 2 o]``."""
+    k = len(taps)
+    out = (size - 2 * crop - k) // 2 + 1
+    offset = torch.arange(size, device=taps.device)[:, None] - crop - 2 * torch.arange(out, device=taps.device)
+    inside = (offset >= 0) & (offset < k)
+    return torch.where(inside, taps[offset.clamp(0, k - 1)], 0.0)
+
+
+def _resample(x: Tensor, inverse: Tensor, taps: Tensor | None = None) -> Tensor:
     """Warp ``x`` ``(B, C, H, W)`` by ``inverse`` (output pixel -> input pixel, as
     :func:`_geometric_inverse`) as stylegan2-ada does, so that sub-pixel moves keep fine detail:
     reflect-pad, upsample 2x with the sym6 low-pass, sample bilinearly at the mapped positions
@@ -269,24 +283,25 @@ def _resample(x: Tensor, inverse: Tensor) -> Tensor:
     The padding is the image side minus one on every side, the most the reference ever uses, so
     its size never depends on the batch (the reference reads the extent of the warped corners
     back from the device): every position the reference samples inside its padding is sampled here
-    from the same reflected pixels.
+    from the same reflected pixels. The separable filters run as products with banded matrices
+    (one matrix product per axis): on a CPU that is 10-20x faster than a 12-tap convolution.
+    ``taps``: the sym6 filter on ``x``'s device (``AdaptiveAugment`` keeps one per device, so that no
+    call copies it from the host); built here when not given.
     """
     batch, channels, height, width = x.shape
-    taps = torch.tensor(_SYM6, dtype=x.dtype, device=x.device)
-    taps = taps / taps.sum()
+    if taps is None:
+        taps = torch.tensor(_SYM6, device=x.device)
+    taps = taps.to(x.dtype) / taps.sum()
     reach = len(_SYM6) // 4  # 3 px: the filters' reach at 1x, kept around the output and cropped at the end
     pad_y, pad_x = height - 1, width - 1
     images = x.reshape(batch * channels, 1, height, width)
     images = F.pad(images, (pad_x, pad_x, pad_y, pad_y), mode="reflect") if pad_x or pad_y else images
-    # 2x: zeros between the pixels, then the (flipped) filter with gain 2 per axis, aligned as upfirdn2d pads it
-    up = len(_SYM6) // 2
-    for dim in (3, 2):
-        images = torch.stack([images, torch.zeros_like(images)], dim=dim + 1).flatten(dim, dim + 1)
-        pad = (up, up - 1, 0, 0) if dim == 3 else (0, 0, up, up - 1)
-        images = _filter(F.pad(images, pad), 2 * taps.flip(0), dim)
+    in_h, in_w = images.shape[-2:]
+    # 2x with the (flipped) filter, gain 2 per axis, aligned as upfirdn2d's upsample2d
+    images = _upsampling_matrix(taps, in_h).t() @ (images[:, 0] @ _upsampling_matrix(taps, in_w))
+    in_h, in_w = 2 * in_h, 2 * in_w
     # sampling grid: output pixels of the 2x image with `reach` px margin, in affine_grid's [-1, 1] units
     out_h, out_w = 2 * (height + 2 * reach), 2 * (width + 2 * reach)
-    in_h, in_w = images.shape[-2:]
     zero, one = inverse.new_zeros(batch), inverse.new_ones(batch)
     half = _translate2d(zero - 0.5, zero - 0.5)  # 2x pixel centres sit half a 2x pixel off the 1x ones
     unhalf = _translate2d(zero + 0.5, zero + 0.5)
@@ -295,12 +310,11 @@ def _resample(x: Tensor, inverse: Tensor) -> Tensor:
     grid = F.affine_grid(matrix[:, :2], [batch, channels, out_h, out_w], align_corners=False)
     images = F.grid_sample(
         images.reshape(batch, channels, in_h, in_w), grid, mode="bilinear", padding_mode="zeros", align_corners=False
-    ).reshape(batch * channels, 1, out_h, out_w)
-    # back to 1x: the filter (not flipped), every second pixel, the margin cropped
-    for dim in (3, 2):
-        crop = 2 * reach - (len(_SYM6) - 1) // 2  # what upfirdn2d's downsample2d(padding=-2 * reach) keeps
-        pad = (-crop, -crop, 0, 0) if dim == 3 else (0, 0, -crop, -crop)
-        images = _filter(F.pad(images, pad), taps, dim, stride=2)
+    ).reshape(batch * channels, out_h, out_w)
+    # back to 1x: the filter (not flipped), every second sample, the margin cropped (upfirdn2d's
+    # downsample2d with padding -2 * reach)
+    crop = 2 * reach - (len(_SYM6) - 1) // 2
+    images = _downsampling_matrix(taps, out_h, crop).t() @ (images @ _downsampling_matrix(taps, out_w, crop))
     return images.reshape(batch, channels, height, width)
 
 
@@ -462,6 +476,7 @@ class AdaptiveAugment(Recordable):
         self.register_buffer("_r_t", torch.tensor(float("nan"), dtype=torch.float32))  # none measured yet
         self.register_buffer("_sign_sum", torch.zeros((), dtype=torch.int64))  # sum of sign(D(real)) ...
         self.register_buffer("_count", torch.zeros((), dtype=torch.int64))  # ... over this many images
+        self._sym6: dict[torch.device, Tensor] = {}  # the filter per device: copied there once, not at every call
         self._calls = 0  # update() calls since p was last adjusted
         self._measured = False  # whether an interval has completed (r_t exists)
 
@@ -600,7 +615,9 @@ class AdaptiveAugment(Recordable):
                 params_rotate.append(params.pop("rotate"))
         params["rotate_pre"], params["rotate_post"] = params_rotate
         draw("xfrac", normal(2) * self.xfrac_std, 0.0)
-        warped = _resample(x, _geometric_inverse(params, height, width))
+        if x.device not in self._sym6:  # float64, whatever the module's dtype: _resample casts it to the images'
+            self._sym6[x.device] = torch.tensor(_SYM6, dtype=torch.float64, device=x.device)
+        warped = _resample(x, _geometric_inverse(params, height, width), self._sym6[x.device])
         return torch.where(moved[:, None, None, None], warped, x)  # untouched images stay exact
 
     def _color(self, x: Tensor, p: Tensor) -> Tensor:
