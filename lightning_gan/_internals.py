@@ -20,6 +20,7 @@ from torch.utils.data import DistributedSampler, Sampler
 
 __all__ = [
     "COMPILE_ERRORS",
+    "before_batch_transfer",
     "clear_found_inf",
     "compile_backends",
     "compile_modes",
@@ -43,6 +44,12 @@ def should_update_logs(trainer: L.Trainer) -> bool:
     """Whether the loggers read logged values at this step (every ``log_every_n_steps``): the module
     logs only then, since each ``self.log`` call costs about a millisecond on the CPU."""
     return bool(trainer._logger_connector.should_update_logs)
+
+
+def before_batch_transfer(module: L.LightningModule, batch: Any) -> Any:
+    """``on_before_batch_transfer`` as Lightning's training loop calls it: the data module's when it
+    overrides the hook, else the module's (``dataloader_iter`` steps fetch their own batches)."""
+    return module._on_before_batch_transfer(batch, dataloader_idx=0)
 
 
 def uses_distributed_sampler(trainer: L.Trainer) -> bool:

@@ -42,7 +42,7 @@ from lightning_gan._checks import (
 )
 from lightning_gan._compile import CompiledNetwork, compile_networks, compile_options
 from lightning_gan._generator import check_noise_mode, check_truncation, eval_mode, update_ema
-from lightning_gan._internals import grad_scaler, should_update_logs
+from lightning_gan._internals import before_batch_transfer, grad_scaler, should_update_logs
 from lightning_gan._nonfinite import NonFiniteGuard
 from lightning_gan._parallel import DataParallel
 from lightning_gan._progress import use_iteration_progress_bar
@@ -357,10 +357,11 @@ class GANModule(L.LightningModule):
         return should_update_logs(self.trainer)
 
     def _to_training_device(self, batch: Any) -> Any:
-        """Lightning's usual path for a batch, which ``dataloader_iter`` mode leaves to the module."""
+        """Lightning's usual path for a batch, which ``dataloader_iter`` mode leaves to the module: the
+        batch hooks of the data module (where it overrides them) or the module, around the transfer."""
         batch = self.trainer.precision_plugin.convert_input(batch)
-        batch = self.on_before_batch_transfer(batch, 0)
-        return self.trainer.strategy.batch_to_device(batch, dataloader_idx=0)
+        batch = before_batch_transfer(self, batch)
+        return self.trainer.strategy.batch_to_device(batch, dataloader_idx=0)  # + on_after_batch_transfer
 
     def _schedulers(self) -> list[Any]:
         schedulers = self.lr_schedulers()

@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader, RandomSampler
 
 from lightning_gan import _internals
 from lightning_gan.data import ResumableDataLoader
-from tests.helpers import loader
+from tests.helpers import loader, tiny_gan
 
 
 class _LogSteps(L.Callback):
@@ -120,3 +120,34 @@ def test_lightning_cli_instantiates_the_trainer_through_the_hook_the_package_ove
     hook = inspect.getattr_static(LightningCLI, "_instantiate_trainer")
     assert list(inspect.signature(hook).parameters) == ["self", "config", "callbacks"]
     assert "self._instantiate_trainer(" in inspect.getsource(LightningCLI.instantiate_trainer)  # behaviour: test_cli.py
+
+
+def test_the_data_module_s_batch_hooks_run_on_the_batches_the_module_fetches(tiny_trainer):
+    """``dataloader_iter`` steps fetch their own batches; Lightning's own batch hooks must still run:
+    ``on_before_batch_transfer`` through the private ``_on_before_batch_transfer`` (the data module's
+    where it overrides it), ``on_after_batch_transfer`` inside ``batch_to_device``."""
+
+    class Hooked(L.LightningDataModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.calls: list[str] = []
+
+        def train_dataloader(self):
+            return loader(torch.randn(64, 2))
+
+        def on_before_batch_transfer(self, batch, dataloader_idx):
+            self.calls.append("before")
+            return batch
+
+        def on_after_batch_transfer(self, batch, dataloader_idx):
+            self.calls.append("after")
+            return batch * 0.0 + 1.0  # what D sees comes from here
+
+    data = Hooked()
+    gan = tiny_gan(d_steps=2)
+    seen = []
+    discriminate = gan._discriminate
+    gan._discriminate = lambda x, *args, **kwargs: seen.append(x.detach().clone()) or discriminate(x, *args, **kwargs)
+    tiny_trainer(max_steps=2).fit(gan, datamodule=data)
+    assert data.calls == ["before", "after"] * 4  # two D steps per iteration, two iterations
+    assert any(torch.equal(x, torch.ones_like(x)) for x in seen)

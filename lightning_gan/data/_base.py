@@ -51,9 +51,12 @@ class _ImageDataModule(RecordsInit, L.LightningDataModule):
         on_device: bool = False,
         subset: int | float | None = None,  # noqa: PYI041 (int first: the CLI reads "100" as a count)
         subset_seed: int = 0,
+        hflip: bool = False,
     ) -> None:
         super().__init__()
         check_subset(self._name, subset, subset_seed)
+        check_flag("hflip", hflip, owner=self._name)
+        self.hflip = hflip
         check_int("size", size, min_size, owner=self._name)
         check_int("batch_size", batch_size, 1, owner=self._name)
         check_int("num_workers", num_workers, 0, owner=self._name, optional=True)
@@ -80,6 +83,20 @@ class _ImageDataModule(RecordsInit, L.LightningDataModule):
     @property
     def _name(self) -> str:
         return type(self).__name__
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """With ``hflip``, mirror each training image left-right with probability 1/2, on the device.
+
+        Drawn from torch's generator there, after the batch is on the device: a seeded run flips
+        the same images, and a resumed run flips as the run it continues (its random state is
+        restored before the first batch).
+        """
+        if not self.hflip or self.trainer is None or not self.trainer.training:
+            return batch
+        images = batch[0] if isinstance(batch, (tuple, list)) else batch
+        flip = torch.rand(images.shape[0], device=images.device) < 0.5
+        flipped = torch.where(flip.reshape(-1, *[1] * (images.dim() - 1)), images.flip(-1), images)
+        return type(batch)([flipped, *batch[1:]]) if isinstance(batch, (tuple, list)) else flipped
 
     def _check_root(self, root: Any) -> Path:
         if not isinstance(root, (str, os.PathLike)):

@@ -34,6 +34,8 @@ class CelebADataModule(_DownloadableDataModule):
         subset: train on part of ``split``: an int image count, or a float fraction in (0, 1]
             (rounded down); ``None``: all of it.
         subset_seed: seed of the subset's draw (same seed, same images).
+        hflip: mirror each training image left-right with probability 1/2, on the device,
+            every time it is drawn (BigGAN's and DiffAugment's ``--mirror_augment``, StyleGAN's ``--mirror``).
     """
 
     title = "CelebA"
@@ -56,6 +58,7 @@ class CelebADataModule(_DownloadableDataModule):
         download: bool = True,
         subset: int | float | None = None,  # noqa: PYI041 (int first: the CLI reads "100" as a count)
         subset_seed: int = 0,
+        hflip: bool = False,
     ) -> None:
         if split not in CELEBA_SPLITS:
             raise ValueError(f"CelebADataModule: split={split!r}; expected one of {list(CELEBA_SPLITS)}")
@@ -70,6 +73,7 @@ class CelebADataModule(_DownloadableDataModule):
             num_classes=0,
             subset=subset,
             subset_seed=subset_seed,
+            hflip=hflip,
         )
         self.split = split
 

@@ -27,6 +27,8 @@ class DigitsDataModule(_ImageDataModule):
         subset: train on part of the split: an int image count, or a float fraction in (0, 1]
             (rounded down), the same share of every class; ``None``: all of it.
         subset_seed: seed of the subset's draw (same seed, same images).
+        hflip: mirror each training image left-right with probability 1/2, on the device,
+            every time it is drawn (BigGAN's and DiffAugment's ``--mirror_augment``, StyleGAN's ``--mirror``).
     """
 
     def __init__(
@@ -38,6 +40,7 @@ class DigitsDataModule(_ImageDataModule):
         *,
         subset: int | float | None = None,  # noqa: PYI041 (int first: the CLI reads "100" as a count)
         subset_seed: int = 0,
+        hflip: bool = False,
     ) -> None:
         super().__init__(
             size=size,
@@ -50,6 +53,7 @@ class DigitsDataModule(_ImageDataModule):
             on_device=on_device,
             subset=subset,
             subset_seed=subset_seed,
+            hflip=hflip,
         )
         self.images: Tensor | None = None
         self.labels: Tensor | None = None

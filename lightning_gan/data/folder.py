@@ -49,6 +49,8 @@ class ImageFolderDataModule(_ImageDataModule):
         subset: train on part of the folder: an int image count, or a float fraction in (0, 1]
             (rounded down), the same share of every class folder; ``None``: all of it.
         subset_seed: seed of the subset's draw (same seed, same images).
+        hflip: mirror each training image left-right with probability 1/2, on the device,
+            every time it is drawn (BigGAN's and DiffAugment's ``--mirror_augment``, StyleGAN's ``--mirror``).
     """
 
     def __init__(
@@ -62,6 +64,7 @@ class ImageFolderDataModule(_ImageDataModule):
         pin_memory: bool | None = None,
         subset: int | float | None = None,  # noqa: PYI041 (int first: the CLI reads "100" as a count)
         subset_seed: int = 0,
+        hflip: bool = False,
     ) -> None:
         if not (isinstance(channels, int) and not isinstance(channels, bool) and channels in (1, 3)):
             raise ValueError(f"ImageFolderDataModule: channels={channels!r}; expected 3 (RGB) or 1 (grayscale)")
@@ -74,6 +77,7 @@ class ImageFolderDataModule(_ImageDataModule):
             num_classes=None,
             subset=subset,
             subset_seed=subset_seed,
+            hflip=hflip,
         )
         self.root = self._check_root(root)
         self.classes: list[str] | None = None

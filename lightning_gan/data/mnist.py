@@ -53,6 +53,8 @@ class MNISTDataModule(_DownloadableDataModule):
         subset: train on part of the split: an int image count, or a float fraction in (0, 1]
             (rounded down), the same share of every class; ``None``: all of it.
         subset_seed: seed of the subset's draw (same seed, same images).
+        hflip: mirror each training image left-right with probability 1/2, on the device,
+            every time it is drawn (BigGAN's and DiffAugment's ``--mirror_augment``, StyleGAN's ``--mirror``).
     """
 
     title = "MNIST"
@@ -73,6 +75,7 @@ class MNISTDataModule(_DownloadableDataModule):
         on_device: bool = False,
         subset: int | float | None = None,  # noqa: PYI041 (int first: the CLI reads "100" as a count)
         subset_seed: int = 0,
+        hflip: bool = False,
     ) -> None:
         super().__init__(
             root,
@@ -86,6 +89,7 @@ class MNISTDataModule(_DownloadableDataModule):
             on_device=on_device,
             subset=subset,
             subset_seed=subset_seed,
+            hflip=hflip,
         )
         self.images: Tensor | None = None
         self.labels: Tensor | None = None

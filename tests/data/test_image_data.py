@@ -17,6 +17,7 @@ from lightning_gan import GANModule
 from lightning_gan.data import (
     CelebADataModule,
     CIFAR10DataModule,
+    DigitsDataModule,
     FashionMNISTDataModule,
     ImageFolderDataModule,
     MNISTDataModule,
@@ -282,6 +283,37 @@ def test_training_on_a_set_held_on_the_device_is_the_same_run(tmp_path):
         trainer(tmp_path, max_steps=4).fit(gan, datamodule=dm)
         weights.append(gan.state_dict())
     assert all(torch.equal(weights[0][key], weights[1][key]) for key in weights[0])
+
+
+class _RecordsReals(GANModule):
+    """Keeps every real batch as the discriminator gets it (after the data module's batch hooks)."""
+
+    def _to_training_device(self, batch):
+        real = super()._to_training_device(batch)
+        self.seen = [*getattr(self, "seen", []), real[0].clone()]
+        return real
+
+
+def _reals_seen(tmp_path, **data) -> tuple[torch.Tensor, torch.Tensor]:
+    dm = DigitsDataModule(batch_size=32, subset=64, **data)
+    torch.manual_seed(0)
+    gan = _RecordsReals(DCGANGenerator(8, (1, 16, 16), width=4), DCGANDiscriminator((1, 16, 16), width=4), latent_dim=8)
+    trainer(tmp_path, max_steps=4).fit(gan, datamodule=dm)
+    return torch.cat(gan.seen), dm.images
+
+
+def test_hflip_mirrors_half_the_real_images_on_the_device_the_same_way_for_the_same_seed(tmp_path):
+    seen, images = _reals_seen(tmp_path, hflip=True)
+    as_is = (seen[:, None] == images[None]).flatten(2).all(2).any(1)  # (N,): equal to a training image
+    mirrored = (seen[:, None] == images.flip(-1)[None]).flatten(2).all(2).any(1)
+    assert (as_is | mirrored).all()  # every image is a training image or its mirror
+    assert 0.3 < mirrored.float().mean() < 0.7 and 0.3 < as_is.float().mean() < 0.7  # 128 images, p = 1/2
+    again, _ = _reals_seen(tmp_path, hflip=True)
+    assert torch.equal(again, seen)  # the flips come from the seeded generator
+    plain, _ = _reals_seen(tmp_path)
+    assert (plain[:, None] == images[None]).flatten(2).all(2).any(1).all()  # off by default
+    with pytest.raises(ValueError, match=r"DigitsDataModule\(hflip=1\): expected True or False"):
+        DigitsDataModule(hflip=1)
 
 
 def test_a_set_smaller_than_one_batch_is_an_error(tmp_path):
