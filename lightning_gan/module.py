@@ -304,16 +304,9 @@ class GANModule(L.LightningModule):
             ("discriminator", self.discriminator, self.d_regularizers),
         ):
             optimizers.append(self._optimizer_factories[role]([p for p in net.parameters() if p.requires_grad]))
-            ratio, lazy = lazy_optimizer_ratio(regularizers)
-            if lazy is not None:  # before any scheduler records the initial lr
-                adjust_optimizer(optimizers[-1], ratio)
-                group = optimizers[-1].param_groups[0]
-                betas = f" and betas {tuple(round(b, 5) for b in group['betas'])}" if "betas" in group else ""
-                rank_zero_info(
-                    f"{type(lazy).__name__}(interval={lazy.interval}) is lazy: the {role}'s optimizer trains with "
-                    f"lr {float(group['lr']):.6g}{betas} (lr * c, betas ** c, c = {lazy.interval}/"
-                    f"{lazy.interval + 1}, as stylegan2-ada); {type(lazy).__name__}(adjust_optimizer=False) keeps them"
-                )
+            notice = adjust_optimizer(optimizers[-1], regularizers, role)  # before a scheduler reads the lr
+            if notice is not None:
+                rank_zero_info(notice)
             if self._scheduler_factories[role] is not None:
                 schedulers.append(self._scheduler_factories[role](optimizers[-1]))
         return optimizers, schedulers

@@ -41,6 +41,7 @@ __all__ = [
     "LeCam",
     "PathLength",
     "Regularizer",
+    "adjust_optimizer",
     "gradient_penalty",
     "input_gradient",
     "lazy_optimizer_ratio",
@@ -194,8 +195,13 @@ def lazy_optimizer_ratio(regularizers: Iterable[Regularizer]) -> tuple[float, Re
     return intervals[0] / (intervals[0] + 1), lazy[0]
 
 
-def adjust_optimizer(optimizer: torch.optim.Optimizer, ratio: float) -> None:
-    """Scale every parameter group's ``lr`` by ``ratio`` and raise its ``betas`` (where it has them) to ``ratio``."""
+def adjust_optimizer(optimizer: torch.optim.Optimizer, regularizers: Iterable[Regularizer], role: str) -> str | None:
+    """Apply :func:`lazy_optimizer_ratio`'s ``c`` to ``optimizer`` (the ``role`` network's): every
+    parameter group's ``lr`` times ``c``, its ``betas`` (where it has them) to the power ``c``.
+    Returns the sentence to log, or None where no regularizer asks for it."""
+    ratio, lazy = lazy_optimizer_ratio(regularizers)
+    if lazy is None:
+        return None
     for group in optimizer.param_groups:
         if isinstance(group["lr"], Tensor):
             group["lr"].mul_(ratio)
@@ -203,6 +209,13 @@ def adjust_optimizer(optimizer: torch.optim.Optimizer, ratio: float) -> None:
             group["lr"] *= ratio
         if "betas" in group:
             group["betas"] = tuple(float(beta) ** ratio for beta in group["betas"])
+    group = optimizer.param_groups[0]
+    betas = f" and betas {tuple(round(b, 5) for b in group['betas'])}" if "betas" in group else ""
+    name, k = type(lazy).__name__, lazy.interval
+    return (
+        f"{name}(interval={k}) is lazy: the {role}'s optimizer trains with lr {float(group['lr']):.6g}{betas} "
+        f"(lr * c, betas ** c, c = {k}/{k + 1}, as stylegan2-ada); {name}(adjust_optimizer=False) keeps them"
+    )
 
 
 def input_gradient(critic: Critic, x: Tensor) -> Tensor:

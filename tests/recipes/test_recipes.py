@@ -104,7 +104,7 @@ def test_the_cifar_stylegan2_ada_recipe_has_the_reference_s_cifar_config(tmp_pat
     style_mixing_prob 0 and D architecture 'orig' (lines 195-198); Adam betas (0, 0.99); G_reg_interval
     4, D_reg_interval 16; the lazy optimizer adjustment lr * c, betas ** c, c = k / (k + 1)
     (training_loop.py lines 202-205); ADA target 0.6, interval 4, 500 kimg."""
-    from lightning_gan.regularizers import adjust_optimizer, lazy_optimizer_ratio
+    from lightning_gan.regularizers import adjust_optimizer
 
     monkeypatch.chdir(tmp_path)  # the trainer's callbacks may make folders
     cli = run_cli(
@@ -124,8 +124,7 @@ def test_the_cifar_stylegan2_ada_recipe_has_the_reference_s_cifar_config(tmp_pat
     g_opt, d_opt = (
         model._optimizer_factories[role](torch.nn.Linear(1, 1).parameters()) for role in ("generator", "discriminator")
     )
-    ratio, _ = lazy_optimizer_ratio(model.d_regularizers)
-    adjust_optimizer(d_opt, ratio)
+    adjust_optimizer(d_opt, model.d_regularizers, "discriminator")
     for optimizer, k in ((g_opt, 4), (d_opt, 16)):  # the reference's effective values
         c = k / (k + 1)
         group = optimizer.param_groups[0]
