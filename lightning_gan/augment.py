@@ -587,9 +587,9 @@ class AdaptiveAugment(Recordable):
         params: dict[str, Tensor] = {}
         moved = torch.zeros(batch, dtype=torch.bool, device=x.device)
 
-        def draw(name: str, value: Tensor, identity: float, chance: Tensor = p) -> None:
+        def draw(name: str, value: Tensor, identity: float, chance: Tensor = p, op: str | None = None) -> None:
             nonlocal moved
-            chosen = self._chosen(name, chance, x)
+            chosen = self._chosen(op or name, chance, x)
             params[name] = torch.where(chosen.reshape(-1, *[1] * (value.dim() - 1)), value, identity)
             moved = moved | chosen
 
@@ -604,16 +604,10 @@ class AdaptiveAugment(Recordable):
         draw("xint", uniform(2) * self.xint_max, 0.0)
         draw("scale", torch.exp2(normal() * self.scale_std), 1.0)
         p_rot = 1 - torch.sqrt((1 - p).clamp(0, 1))  # P(pre or post rotation) = p
-        params_rotate = []
-        for name, value, identity in (
-            ("rotate", uniform() * math.pi * self.rotate_max, 0.0),
-            ("aniso", torch.exp2(normal() * self.aniso_std), 1.0),
-            ("rotate", uniform() * math.pi * self.rotate_max, 0.0),
-        ):
-            draw(name, value, identity, p_rot if name == "rotate" else p)
-            if name == "rotate":
-                params_rotate.append(params.pop("rotate"))
-        params["rotate_pre"], params["rotate_post"] = params_rotate
+        pre, aniso, post = uniform(), torch.exp2(normal() * self.aniso_std), uniform()  # drawn before choosing
+        draw("rotate_pre", pre * math.pi * self.rotate_max, 0.0, p_rot, op="rotate")
+        draw("aniso", aniso, 1.0)
+        draw("rotate_post", post * math.pi * self.rotate_max, 0.0, p_rot, op="rotate")
         draw("xfrac", normal(2) * self.xfrac_std, 0.0)
         if x.device not in self._sym6:  # float64, whatever the module's dtype: _resample casts it to the images'
             self._sym6[x.device] = torch.tensor(_SYM6, dtype=torch.float64, device=x.device)
