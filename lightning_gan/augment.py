@@ -272,7 +272,59 @@ def _downsampling_matrix(taps: Tensor, size: int, crop: int) -> Tensor:
     return torch.where(inside, taps[offset.clamp(0, k - 1)], 0.0)
 
 
-def _resample(x: Tensor, inverse: Tensor, taps: Tensor | None = None) -> Tensor:
+def _upsample2x(images: Tensor, taps: Tensor, *, by_matrix: bool) -> Tensor:
+    """upfirdn2d's 2x upsampling of ``images`` ``(N, H, W)`` with ``taps`` along both axes: ``(N, 2H, 2W)``.
+
+    ``by_matrix``: as products with banded matrices (many times faster than a 12-tap convolution on
+    a CPU); else as strided transposed convolutions (zeros between the samples and the filter in
+    one, ``weight 2 * taps``, padding ``k // 2 - 1``), which scale with the side rather than its
+    square (accelerators, large images).
+    """
+    height, width = images.shape[1:]
+    if by_matrix:
+        return _upsampling_matrix(taps, height).t() @ (images @ _upsampling_matrix(taps, width))
+    k = len(taps)
+    weight = 2 * taps.reshape(1, 1, 1, k)
+    out = F.conv_transpose2d(images[:, None], weight, stride=(1, 2), padding=(0, k // 2 - 1))
+    return F.conv_transpose2d(out, weight.transpose(2, 3), stride=(2, 1), padding=(k // 2 - 1, 0))[:, 0]
+
+
+def _downsample2x(images: Tensor, taps: Tensor, crop: int, *, by_matrix: bool) -> Tensor:
+    """upfirdn2d's 2x downsampling of ``images`` ``(N, H, W)`` with ``taps`` (not flipped) after
+    cropping ``crop`` samples from each end of both axes; ``by_matrix`` as :func:`_upsample2x`."""
+    height, width = images.shape[1:]
+    if by_matrix:
+        return _downsampling_matrix(taps, height, crop).t() @ (images @ _downsampling_matrix(taps, width, crop))
+    k = len(taps)
+    weight = taps.reshape(1, 1, 1, k)
+    cropped = images[:, None, crop : height - crop, crop : width - crop]
+    out = F.conv2d(cropped, weight, stride=(1, 2))
+    return F.conv2d(out, weight.transpose(2, 3), stride=(2, 1))[:, 0]
+
+
+def _reference_padding(inverse: Tensor, height: int, width: int, reach: int) -> tuple[int, int, int, int]:
+    """stylegan2-ada's padding ``(left, right, top, bottom)``: as far as the output's corners map into
+    the input over the whole batch, plus ``2 * reach`` pixels for the filters, within ``[0, side - 1]``.
+    Read back from the device: one host synchronization per call (none on a CPU; on the meta
+    device, which has no values, the most it can be)."""
+    if inverse.device.type == "meta":
+        return width - 1, width - 1, height - 1, height - 1
+    cx, cy = (width - 1) / 2, (height - 1) / 2
+    corners = torch.tensor(
+        [[-cx, cx, cx, -cx], [-cy, -cy, cy, cy], [1.0] * 4], dtype=inverse.dtype, device=inverse.device
+    )
+    reached = (inverse @ corners)[:, :2, :].permute(1, 0, 2).flatten(1)  # (x and y, B * 4)
+    left, top, right, bottom = torch.cat([-reached, reached]).amax(dim=1).tolist()
+    sides = (width - 1, height - 1, width - 1, height - 1)
+    centres = (cx, cy, cx, cy)
+    left, top, right, bottom = (
+        math.ceil(min(max(m + 2 * reach - c, 0.0), side))
+        for m, c, side in zip((left, top, right, bottom), centres, sides)
+    )
+    return left, right, top, bottom
+
+
+def _resample(x: Tensor, inverse: Tensor, taps: Tensor | None = None, *, by_matrix: bool | None = None) -> Tensor:
     """Warp ``x`` ``(B, C, H, W)`` by ``inverse`` (output pixel -> input pixel, as
     :func:`_geometric_inverse`) as stylegan2-ada does, so that sub-pixel moves keep fine detail:
     reflect-pad, upsample 2x with the sym6 low-pass, sample bilinearly at the mapped positions
@@ -280,29 +332,28 @@ def _resample(x: Tensor, inverse: Tensor, taps: Tensor | None = None) -> Tensor:
     whole-pixel ops alone the result equals a whole-pixel move up to rounding (sym6 is orthogonal:
     upsampling and downsampling with it give back the image).
 
-    The padding is the image side minus one on every side, the most the reference ever uses, so
-    its size never depends on the batch (the reference reads the extent of the warped corners
-    back from the device): every position the reference samples inside its padding is sampled here
-    from the same reflected pixels. The separable filters run as products with banded matrices
-    (one matrix product per axis): on a CPU that is 10-20x faster than a 12-tap convolution.
-    ``taps``: the sym6 filter on ``x``'s device (``AdaptiveAugment`` keeps one per device, so that no
-    call copies it from the host); built here when not given.
+    The padding is the reference's: as far as the batch's transforms reach (:func:`_reference_padding`),
+    read back from the device once per call as the reference does. The separable filters run as
+    banded matrix products on the CPU and as convolutions elsewhere (``by_matrix``, by default
+    ``x`` on the CPU): the same numbers up to rounding. ``taps``: the sym6 filter on ``x``'s device
+    (``AdaptiveAugment`` keeps one per device, so no call copies it from the host); built when not given.
     """
     batch, channels, height, width = x.shape
     if taps is None:
         taps = torch.tensor(_SYM6, device=x.device)
     taps = taps.to(x.dtype) / taps.sum()
+    by_matrix = x.device.type == "cpu" if by_matrix is None else by_matrix
     reach = len(_SYM6) // 4  # 3 px: the filters' reach at 1x, kept around the output and cropped at the end
-    pad_y, pad_x = height - 1, width - 1
+    left, right, top, bottom = _reference_padding(inverse, height, width, reach)
+    zero, one = inverse.new_zeros(batch), inverse.new_ones(batch)
+    inverse = _translate2d(zero + (left - right) / 2, zero + (top - bottom) / 2) @ inverse  # the padded centre
     images = x.reshape(batch * channels, 1, height, width)
-    images = F.pad(images, (pad_x, pad_x, pad_y, pad_y), mode="reflect") if pad_x or pad_y else images
+    if left or right or top or bottom:
+        images = F.pad(images, (left, right, top, bottom), mode="reflect")
+    images = _upsample2x(images[:, 0], taps, by_matrix=by_matrix)  # gain 2 per axis, aligned as upsample2d
     in_h, in_w = images.shape[-2:]
-    # 2x with the (flipped) filter, gain 2 per axis, aligned as upfirdn2d's upsample2d
-    images = _upsampling_matrix(taps, in_h).t() @ (images[:, 0] @ _upsampling_matrix(taps, in_w))
-    in_h, in_w = 2 * in_h, 2 * in_w
     # sampling grid: output pixels of the 2x image with `reach` px margin, in affine_grid's [-1, 1] units
     out_h, out_w = 2 * (height + 2 * reach), 2 * (width + 2 * reach)
-    zero, one = inverse.new_zeros(batch), inverse.new_ones(batch)
     half = _translate2d(zero - 0.5, zero - 0.5)  # 2x pixel centres sit half a 2x pixel off the 1x ones
     unhalf = _translate2d(zero + 0.5, zero + 0.5)
     matrix = half @ _scale2d(2 * one, 2 * one) @ inverse @ _scale2d(one / 2, one / 2) @ unhalf
@@ -314,8 +365,7 @@ def _resample(x: Tensor, inverse: Tensor, taps: Tensor | None = None) -> Tensor:
     # back to 1x: the filter (not flipped), every second sample, the margin cropped (upfirdn2d's
     # downsample2d with padding -2 * reach)
     crop = 2 * reach - (len(_SYM6) - 1) // 2
-    images = _downsampling_matrix(taps, out_h, crop).t() @ (images @ _downsampling_matrix(taps, out_w, crop))
-    return images.reshape(batch, channels, height, width)
+    return _downsample2x(images, taps, crop, by_matrix=by_matrix).reshape(batch, channels, height, width)
 
 
 def _color_matrix(params: dict[str, Tensor]) -> Tensor:

@@ -70,14 +70,16 @@ def _cases():
             yield pytest.param(kind, op, float(q), index, id=f"{op}-{q}-{kind}")
 
 
+@pytest.mark.parametrize("by_matrix", [True, False], ids=["matrix filters (CPU)", "convolution filters (accelerators)"])
 @pytest.mark.parametrize(("kind", "op", "q", "index"), list(_cases()))
-def test_each_op_gives_the_reference_s_image(kind, op, q, index):
+def test_each_op_gives_the_reference_s_image(kind, op, q, index, by_matrix):
     x = GOLDEN[kind]
     expected = GOLDEN[f"{kind}_outputs"]["images"][index : index + 1]
     batch, channels, height, width = x.shape
     out = x
     if op in GEOMETRIC or op == "bgc":
-        out = _resample(out, _geometric_inverse(_geometric_params(op, q, batch), height, width))
+        inverse = _geometric_inverse(_geometric_params(op, q, batch), height, width)
+        out = _resample(out, inverse, by_matrix=by_matrix)
     if op not in GEOMETRIC:
         out = _apply_color(out, _color_matrix(_color_params(op, q, batch, channels)))
     torch.testing.assert_close(out, expected, rtol=0, atol=TOLERANCE)
