@@ -22,7 +22,7 @@ cores) and wall time. Whole iterations scatter by a few percent even so, more th
 augmentation costs; ``ratio_from_parts`` is the precise figure: 1 + (the augmentation work of one
 iteration timed by itself, ``augment_alone_ms_cpu``) / (the ``none`` iteration). Goal: ratio
 <= 1.10; ADA met it with its 1x bilinear warp (1.03) and misses it with the reference's 2x
-resampling (1.24-1.28 on this small network; benchmarks/results/augment_cost_cpu.jsonl, docs/augment.md).
+resampling (1.18-1.19 on this small network; benchmarks/results/augment_cost_cpu.jsonl, docs/augment.md).
 Prints one JSON object.
 """
 
