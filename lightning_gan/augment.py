@@ -21,6 +21,7 @@ repeatable). See ``docs/augment.md``.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 from typing import Any
@@ -252,28 +253,41 @@ def _geometric_inverse(params: dict[str, Tensor], height: int, width: int) -> Te
     return inverse @ _translate2d(-t[:, 0] * width, -t[:, 1] * height)
 
 
-def _upsampling_matrix(taps: Tensor, size: int) -> Tensor:
-    """``(size, 2 size)``: ``x @ U`` is upfirdn2d's 2x upsampling of rows ``x`` with ``taps``:
+@functools.lru_cache(maxsize=16)
+def _sym6_taps(dtype: torch.dtype, device: torch.device) -> Tensor:
+    """The sym6 filter normalized to sum 1, made once per dtype and device (no host copy per call)."""
+    taps = torch.tensor(_SYM6, dtype=torch.float64, device=device)
+    return taps.to(dtype) / taps.sum()
+
+
+@functools.lru_cache(maxsize=128)
+def _upsampling_matrix(size: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """``(size, 2 size)``: ``x @ U`` is upfirdn2d's 2x upsampling of rows ``x`` with the sym6 taps:
     zeros between the samples, ``(k + 1) // 2`` zeros before and ``(k - 2) // 2`` after, convolution
-    with ``2 * taps``. ``U[i, j] = 2 taps[k - 1 - (2 i - j + k // 2)]`` where the index is in range."""
+    with ``2 * taps``. ``U[i, j] = 2 taps[k - 1 - (2 i - j + k // 2)]`` where the index is in range.
+    Made once per size, dtype and device."""
+    taps = _sym6_taps(dtype, device)
     k = len(taps)
-    offset = 2 * torch.arange(size, device=taps.device)[:, None] - torch.arange(2 * size, device=taps.device) + k // 2
+    offset = 2 * torch.arange(size, device=device)[:, None] - torch.arange(2 * size, device=device) + k // 2
     inside = (offset >= 0) & (offset < k)
     return torch.where(inside, 2 * taps.flip(0)[offset.clamp(0, k - 1)], 0.0)
 
 
-def _downsampling_matrix(taps: Tensor, size: int, crop: int) -> Tensor:
-    """``(size, out)``: ``x @ D`` is upfirdn2d's 2x downsampling of rows ``x`` with ``taps`` (not
-    flipped) after cropping ``crop`` samples from each end: ``D[q, o] = taps[q - crop - 2 o]``."""
+@functools.lru_cache(maxsize=128)
+def _downsampling_matrix(size: int, crop: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """``(size, out)``: ``x @ D`` is upfirdn2d's 2x downsampling of rows ``x`` with the sym6 taps
+    (not flipped) after cropping ``crop`` samples from each end: ``D[q, o] = taps[q - crop - 2 o]``.
+    Made once per size, crop, dtype and device."""
+    taps = _sym6_taps(dtype, device)
     k = len(taps)
     out = (size - 2 * crop - k) // 2 + 1
-    offset = torch.arange(size, device=taps.device)[:, None] - crop - 2 * torch.arange(out, device=taps.device)
+    offset = torch.arange(size, device=device)[:, None] - crop - 2 * torch.arange(out, device=device)
     inside = (offset >= 0) & (offset < k)
     return torch.where(inside, taps[offset.clamp(0, k - 1)], 0.0)
 
 
-def _upsample2x(images: Tensor, taps: Tensor, *, by_matrix: bool) -> Tensor:
-    """upfirdn2d's 2x upsampling of ``images`` ``(N, H, W)`` with ``taps`` along both axes: ``(N, 2H, 2W)``.
+def _upsample2x(images: Tensor, *, by_matrix: bool) -> Tensor:
+    """upfirdn2d's 2x upsampling of ``images`` ``(N, H, W)`` with the sym6 taps along both axes: ``(N, 2H, 2W)``.
 
     ``by_matrix``: as products with banded matrices (many times faster than a 12-tap convolution on
     a CPU); else as strided transposed convolutions (zeros between the samples and the filter in
@@ -281,20 +295,28 @@ def _upsample2x(images: Tensor, taps: Tensor, *, by_matrix: bool) -> Tensor:
     square (accelerators, large images).
     """
     height, width = images.shape[1:]
+    dtype, device = images.dtype, images.device
     if by_matrix:
-        return _upsampling_matrix(taps, height).t() @ (images @ _upsampling_matrix(taps, width))
+        return _upsampling_matrix(height, dtype, device).t() @ (images @ _upsampling_matrix(width, dtype, device))
+    taps = _sym6_taps(dtype, device)
     k = len(taps)
     weight = 2 * taps.reshape(1, 1, 1, k)
     out = F.conv_transpose2d(images[:, None], weight, stride=(1, 2), padding=(0, k // 2 - 1))
     return F.conv_transpose2d(out, weight.transpose(2, 3), stride=(2, 1), padding=(k // 2 - 1, 0))[:, 0]
 
 
-def _downsample2x(images: Tensor, taps: Tensor, crop: int, *, by_matrix: bool) -> Tensor:
-    """upfirdn2d's 2x downsampling of ``images`` ``(N, H, W)`` with ``taps`` (not flipped) after
+def _downsample2x(images: Tensor, crop: int, *, by_matrix: bool) -> Tensor:
+    """upfirdn2d's 2x downsampling of ``images`` ``(N, H, W)`` with the sym6 taps (not flipped) after
     cropping ``crop`` samples from each end of both axes; ``by_matrix`` as :func:`_upsample2x`."""
     height, width = images.shape[1:]
+    dtype, device = images.dtype, images.device
     if by_matrix:
-        return _downsampling_matrix(taps, height, crop).t() @ (images @ _downsampling_matrix(taps, width, crop))
+        down_h, down_w = (
+            _downsampling_matrix(height, crop, dtype, device),
+            _downsampling_matrix(width, crop, dtype, device),
+        )
+        return down_h.t() @ (images @ down_w)
+    taps = _sym6_taps(dtype, device)
     k = len(taps)
     weight = taps.reshape(1, 1, 1, k)
     cropped = images[:, None, crop : height - crop, crop : width - crop]
@@ -324,7 +346,7 @@ def _reference_padding(inverse: Tensor, height: int, width: int, reach: int) -> 
     return left, right, top, bottom
 
 
-def _resample(x: Tensor, inverse: Tensor, taps: Tensor | None = None, *, by_matrix: bool | None = None) -> Tensor:
+def _resample(x: Tensor, inverse: Tensor, *, by_matrix: bool | None = None) -> Tensor:
     """Warp ``x`` ``(B, C, H, W)`` by ``inverse`` (output pixel -> input pixel, as
     :func:`_geometric_inverse`) as stylegan2-ada does, so that sub-pixel moves keep fine detail:
     reflect-pad, upsample 2x with the sym6 low-pass, sample bilinearly at the mapped positions
@@ -335,13 +357,10 @@ def _resample(x: Tensor, inverse: Tensor, taps: Tensor | None = None, *, by_matr
     The padding is the reference's: as far as the batch's transforms reach (:func:`_reference_padding`),
     read back from the device once per call as the reference does. The separable filters run as
     banded matrix products on the CPU and as convolutions elsewhere (``by_matrix``, by default
-    ``x`` on the CPU): the same numbers up to rounding. ``taps``: the sym6 filter on ``x``'s device
-    (``AdaptiveAugment`` keeps one per device, so no call copies it from the host); built when not given.
+    ``x`` on the CPU): the same numbers up to rounding. The filter and its matrices are made once per
+    size, dtype and device.
     """
     batch, channels, height, width = x.shape
-    if taps is None:
-        taps = torch.tensor(_SYM6, device=x.device)
-    taps = taps.to(x.dtype) / taps.sum()
     by_matrix = x.device.type == "cpu" if by_matrix is None else by_matrix
     reach = len(_SYM6) // 4  # 3 px: the filters' reach at 1x, kept around the output and cropped at the end
     left, right, top, bottom = _reference_padding(inverse, height, width, reach)
@@ -350,7 +369,7 @@ def _resample(x: Tensor, inverse: Tensor, taps: Tensor | None = None, *, by_matr
     images = x.reshape(batch * channels, 1, height, width)
     if left or right or top or bottom:
         images = F.pad(images, (left, right, top, bottom), mode="reflect")
-    images = _upsample2x(images[:, 0], taps, by_matrix=by_matrix)  # gain 2 per axis, aligned as upsample2d
+    images = _upsample2x(images[:, 0], by_matrix=by_matrix)  # gain 2 per axis, aligned as upsample2d
     in_h, in_w = images.shape[-2:]
     # sampling grid: output pixels of the 2x image with `reach` px margin, in affine_grid's [-1, 1] units
     out_h, out_w = 2 * (height + 2 * reach), 2 * (width + 2 * reach)
@@ -365,7 +384,7 @@ def _resample(x: Tensor, inverse: Tensor, taps: Tensor | None = None, *, by_matr
     # back to 1x: the filter (not flipped), every second sample, the margin cropped (upfirdn2d's
     # downsample2d with padding -2 * reach)
     crop = 2 * reach - (len(_SYM6) - 1) // 2
-    return _downsample2x(images, taps, crop, by_matrix=by_matrix).reshape(batch, channels, height, width)
+    return _downsample2x(images, crop, by_matrix=by_matrix).reshape(batch, channels, height, width)
 
 
 def _color_matrix(params: dict[str, Tensor]) -> Tensor:
@@ -526,7 +545,6 @@ class AdaptiveAugment(Recordable):
         self.register_buffer("_r_t", torch.tensor(float("nan"), dtype=torch.float32))  # none measured yet
         self.register_buffer("_sign_sum", torch.zeros((), dtype=torch.int64))  # sum of sign(D(real)) ...
         self.register_buffer("_count", torch.zeros((), dtype=torch.int64))  # ... over this many images
-        self._sym6: dict[torch.device, Tensor] = {}  # the filter per device: copied there once, not at every call
         self._calls = 0  # update() calls since p was last adjusted
         self._measured = False  # whether an interval has completed (r_t exists)
 
@@ -659,9 +677,7 @@ class AdaptiveAugment(Recordable):
         draw("aniso", aniso, 1.0)
         draw("rotate_post", post * math.pi * self.rotate_max, 0.0, p_rot, op="rotate")
         draw("xfrac", normal(2) * self.xfrac_std, 0.0)
-        if x.device not in self._sym6:  # float64, whatever the module's dtype: _resample casts it to the images'
-            self._sym6[x.device] = torch.tensor(_SYM6, dtype=torch.float64, device=x.device)
-        warped = _resample(x, _geometric_inverse(params, height, width), self._sym6[x.device])
+        warped = _resample(x, _geometric_inverse(params, height, width))
         return torch.where(moved[:, None, None, None], warped, x)  # untouched images stay exact
 
     def _color(self, x: Tensor, p: Tensor) -> Tensor:

@@ -421,8 +421,10 @@ class GANModule(L.LightningModule):
         phase = DiscriminatorPhase(real, labels, fake, fake_labels, real_logits, fake_logits, self._discriminate, step)
         total = self._add_regularizers(loss, self.d_regularizers, phase, logs)
         if hasattr(self.augment, "update"):  # adaptive augmentation follows D's verdict on real data, every pass
-            seen = [real_logits.detach().reshape(-1), *(logits.reshape(-1) for logits in phase.more_real_logits)]
-            logs.update(self.augment.update(torch.cat(seen)))
+            seen = real_logits.detach()
+            if phase.more_real_logits:  # R1's own pass: no copy on the steps without one
+                seen = torch.cat([seen.reshape(-1), *(logits.reshape(-1) for logits in phase.more_real_logits)])
+            logs.update(self.augment.update(seen))
         # Step through the strategy rather than the LightningOptimizer: the precision plugin still
         # scales and unscales, but global_step counts only generator steps.
         self._update(

@@ -244,7 +244,7 @@ def test_stylegan2_is_measured_with_fresh_noise_per_image_in_training_and_in_eva
     )
 
     def fid(noise_mode: str) -> float:
-        draw = lambda count, seed: gan.generate(count, seed=seed, noise_mode=noise_mode)  # noqa: E731
+        draw = lambda count, seed: gan.generate(count, seed=seed, noise_mode=noise_mode)
         fake = generator_features(draw, FeatureExtractor(SmallExtractor()), 40, batch_size=32, seed=metrics.seed)
         return fidelity_metrics(["fid"], fake, metrics._real)["fid"]
 

@@ -13,6 +13,10 @@ from lightning_gan.cli import run_cli
 from lightning_gan.metrics import mode_coverage
 
 RECIPES = Path(__file__).parents[2] / "recipes"
+# The quality runs judge what the recipe trains, so its logger, bar and callbacks (figures,
+# sample grids: minutes of CI) are off here; the recipes as shipped, logger and callbacks on,
+# run in tests/recipes/test_recipes.py::test_recipe_runs_a_few_iterations and, the CPU ones
+# exactly as a user runs them, in tests/ddp/test_ddp_recipes.py and tests/test_cli.py.
 QUIET = ["--trainer.logger", "false", "--trainer.enable_progress_bar", "false", "--trainer.callbacks", "[]"]
 
 
