@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import math
-import multiprocessing
-from pathlib import Path
 
 import pytest
 import torch
@@ -430,27 +428,3 @@ def test_checkpoints_can_rebuild_both_from_their_record():
     for augment in (DiffAugment("translation,cutout", cutout_ratio=0.25), AdaptiveAugment(0.7, 8, ops="bg")):
         rebuilt = build_network(augment.init_spec)
         assert type(rebuilt) is type(augment) and rebuilt.extra_repr() == augment.extra_repr()
-
-
-def _ddp_worker(rank: int, init_file: str, out_dir: str) -> None:
-    torch.distributed.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
-    try:
-        augment = AdaptiveAugment(target=0.6, interval=2, speed_kimg=0.128, p=0.5)
-        # rank 0 alone: r_t = 1 (up); rank 1 alone: r_t = 0.5 (down); together 0.75 (up)
-        positive, negative = (8, 0) if rank == 0 else (6, 2)
-        for _ in range(2):
-            report = augment.update(logits(positive, negative))
-        torch.save({"p": augment._p, "r_t": report["train/r_t"], "count": augment._count}, f"{out_dir}/rank{rank}.pt")
-    finally:
-        torch.distributed.destroy_process_group()
-
-
-def test_two_processes_get_the_same_p_from_all_their_logits(tmp_path: Path):
-    # fork where there is one: a spawned process would spend ~5 s importing lightning (via lightning_gan)
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    args = (str(tmp_path / "init"), str(tmp_path))
-    torch.multiprocessing.start_processes(_ddp_worker, args=args, nprocs=2, join=True, start_method=method)
-    results = [torch.load(tmp_path / f"rank{rank}.pt", weights_only=True) for rank in (0, 1)]
-    for result in results:  # 2 calls x 2 ranks x 8 images = 32: a step of 0.25, upwards
-        assert result["p"].item() == 0.75 and result["r_t"].item() == 0.75 and result["count"].item() == 0
-    assert torch.equal(bits(results[0]["p"]), bits(results[1]["p"]))

@@ -12,7 +12,8 @@ Several fits in one launch (starting processes is the slow part):
    ``last.ckpt`` to ``RESUME_TOTAL``;
 5. ``nonfinite="skip"`` when only rank 1's loss is NaN, with a plain and with a fused optimizer;
 6. regularizer state (a running mean of D's logits; LeCam's) when each rank trains on its own shard of the data;
-7. precision/recall, density/coverage and the neighbour picture (tests/ddp/prdc_worker.py, into OUT/prdc).
+7. ADA's p adjusted from each rank's own logits (``AdaptiveAugment.update`` in the launch's process group);
+8. precision/recall, density/coverage and the neighbour picture (tests/ddp/prdc_worker.py, into OUT/prdc).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
 from lightning_gan import GANModule
+from lightning_gan.augment import AdaptiveAugment
 from lightning_gan.callbacks import FidelityMetrics, SampleGrid
 from lightning_gan.data import DigitsDataModule, GridDataModule
 from lightning_gan.nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
@@ -179,6 +181,19 @@ def flat(module: torch.nn.Module) -> torch.Tensor:
     return torch.cat([p.detach().flatten() for p in module.parameters()])
 
 
+def adaptive_augment_across_ranks(rank: int) -> dict:
+    """Two ``update`` calls of 8 logits a rank: rank 0's all positive (alone: r_t = 1, p up), rank 1's
+    6 of 8 (alone: r_t = 0.5 against target 0.6, p down); together r_t = 0.75 and p moves up."""
+    if not torch.distributed.is_initialized():  # Lightning's fits may leave theirs up or tear it down
+        torch.distributed.init_process_group("gloo")
+    augment = AdaptiveAugment(target=0.6, interval=2, speed_kimg=0.128, p=0.5)
+    positive = 8 if rank == 0 else 6
+    for _ in range(2):
+        logits = torch.cat([torch.rand(positive) + 0.1, -torch.rand(8 - positive) - 0.1])
+        report = augment.update(logits)
+    return {"p": augment._p.clone(), "r_t": report["train/r_t"], "count": augment._count.clone()}
+
+
 def main(out: Path) -> None:
     dump_stacks_before_the_timeout()
     gan = split_noise_gan()
@@ -229,6 +244,7 @@ def main(out: Path) -> None:
     torch.save(
         {
             "resume": resume,
+            "adaptive_augment": adaptive_augment_across_ranks(rank),
             "nan_skips": nan_skips,
             "regularizer_state": stateful.d_regularizers[0].ema.clone(),
             "lecam_state": torch.stack([stateful.d_regularizers[1].ema_real, stateful.d_regularizers[1].ema_fake]),
