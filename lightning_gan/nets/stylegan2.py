@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lightning_gan._validate import check, check_choice, check_int
+from lightning_gan._validate import check, check_choice, check_int, check_number
 from lightning_gan.nets._layers import needs_labels
 from lightning_gan.nets._recordable import Recordable
 
@@ -173,6 +173,8 @@ class EqualizedConv2d(nn.Module):
         bias: add a bias.
         activation: ``"linear"`` or ``"lrelu"`` (times ``sqrt(2)``).
         down: halve the resolution.
+        conv_clamp: clamp the output to ``[-c * gain, c * gain]`` (stylegan2-ada's ``conv_clamp``,
+            256 in its published models, against float16 overflow); ``None``: no clamp.
     """
 
     def __init__(
@@ -184,11 +186,13 @@ class EqualizedConv2d(nn.Module):
         bias: bool = True,
         activation: str = "linear",
         down: bool = False,
+        conv_clamp: float | None = None,
     ) -> None:
         super().__init__()
         if activation not in ("linear", "lrelu"):
             raise ValueError(f"EqualizedConv2d: activation={activation!r}; expected 'linear' or 'lrelu'")
         self.activation, self.down, self.kernel_size = activation, down, kernel_size
+        self.conv_clamp = conv_clamp
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
         self.weight_gain = 1.0 / math.sqrt(in_channels * kernel_size**2)
@@ -204,11 +208,17 @@ class EqualizedConv2d(nn.Module):
             x = F.conv2d(x, weight, self.bias, padding=self.kernel_size // 2)
         if self.activation == "lrelu":
             x = F.leaky_relu(x, LRELU_SLOPE) * LRELU_GAIN
-        return x * gain if gain != 1.0 else x
+        x = x * gain if gain != 1.0 else x
+        return clamp(x, self.conv_clamp, gain)
 
     def extra_repr(self) -> str:
         out, inp, k, _ = self.weight.shape
         return f"{inp}, {out}, kernel_size={k}, activation={self.activation}, down={self.down}"
+
+
+def clamp(x: Tensor, conv_clamp: float | None, gain: float = 1.0) -> Tensor:
+    """``x`` clamped to ``[-conv_clamp * gain, conv_clamp * gain]``; ``x`` itself for ``conv_clamp=None``."""
+    return x if conv_clamp is None else x.clamp(-conv_clamp * gain, conv_clamp * gain)
 
 
 # --------------------------------------------------------------------------- modulated convolution
@@ -282,13 +292,21 @@ class ModulatedConv2d(nn.Module):
         w_dim: size of w.
         resolution: ``(H, W)`` of the output.
         up: 2x up-sampling before the convolution (the first layer of a block).
+        conv_clamp: clamp the output to ``[-conv_clamp, conv_clamp]`` (``None``: no clamp).
     """
 
     def __init__(
-        self, in_channels: int, out_channels: int, w_dim: int, resolution: tuple[int, int], *, up: bool = False
+        self,
+        in_channels: int,
+        out_channels: int,
+        w_dim: int,
+        resolution: tuple[int, int],
+        *,
+        up: bool = False,
+        conv_clamp: float | None = None,
     ) -> None:
         super().__init__()
-        self.up = up
+        self.up, self.conv_clamp = up, conv_clamp
         self.affine = EqualizedLinear(w_dim, in_channels, bias_init=1.0)
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, 3, 3))  # N(0, 1); demodulation scales it
         self.bias = nn.Parameter(torch.zeros(out_channels))
@@ -305,7 +323,7 @@ class ModulatedConv2d(nn.Module):
         elif noise_mode == "const":
             x = x + self.noise_const.to(x.dtype) * self.noise_strength
         x = x + self.bias.reshape(1, -1, 1, 1)
-        return F.leaky_relu(x, LRELU_SLOPE) * LRELU_GAIN
+        return clamp(F.leaky_relu(x, LRELU_SLOPE) * LRELU_GAIN, self.conv_clamp)
 
 
 class ToRGB(nn.Module):
@@ -315,8 +333,9 @@ class ToRGB(nn.Module):
     into the style, as there is no demodulation to normalize the weights).
     """
 
-    def __init__(self, in_channels: int, out_channels: int, w_dim: int) -> None:
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int, conv_clamp: float | None = None) -> None:
         super().__init__()
+        self.conv_clamp = conv_clamp
         self.affine = EqualizedLinear(w_dim, in_channels, bias_init=1.0)
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, 1, 1))
         self.bias = nn.Parameter(torch.zeros(out_channels))
@@ -324,7 +343,8 @@ class ToRGB(nn.Module):
 
     def forward(self, x: Tensor, w: Tensor) -> Tensor:  # (B, I, H, W) -> (B, C, H, W)
         styles = self.affine(w) * self.weight_gain
-        return modulated_conv2d(x, self.weight, styles, demodulate=False) + self.bias.reshape(1, -1, 1, 1)
+        rgb = modulated_conv2d(x, self.weight, styles, demodulate=False) + self.bias.reshape(1, -1, 1, 1)
+        return clamp(rgb, self.conv_clamp)
 
 
 # --------------------------------------------------------------------------------- mapping network
@@ -380,7 +400,13 @@ class _SynthesisBlock(nn.Module):
     """One resolution: (up-sampling conv,) conv, toRGB; the image path ``img = up(img) + toRGB(x)``."""
 
     def __init__(
-        self, in_channels: int, out_channels: int, w_dim: int, resolution: tuple[int, int], image_channels: int
+        self,
+        in_channels: int,
+        out_channels: int,
+        w_dim: int,
+        resolution: tuple[int, int],
+        image_channels: int,
+        conv_clamp: float | None = None,
     ) -> None:
         super().__init__()
         self.first = in_channels == 0
@@ -388,9 +414,9 @@ class _SynthesisBlock(nn.Module):
             self.const = nn.Parameter(torch.randn(out_channels, *resolution))  # the learned constant input
             self.conv0 = None
         else:
-            self.conv0 = ModulatedConv2d(in_channels, out_channels, w_dim, resolution, up=True)
-        self.conv1 = ModulatedConv2d(out_channels, out_channels, w_dim, resolution)
-        self.torgb = ToRGB(out_channels, image_channels, w_dim)
+            self.conv0 = ModulatedConv2d(in_channels, out_channels, w_dim, resolution, up=True, conv_clamp=conv_clamp)
+        self.conv1 = ModulatedConv2d(out_channels, out_channels, w_dim, resolution, conv_clamp=conv_clamp)
+        self.torgb = ToRGB(out_channels, image_channels, w_dim, conv_clamp)
         self.register_buffer("filter", lowpass_filter(), persistent=False)
 
     def forward(self, x: Tensor | None, img: Tensor | None, ws: Tensor, noise_mode: str) -> tuple[Tensor, Tensor]:
@@ -456,6 +482,8 @@ class StyleGAN2Generator(Recordable):
             had not reached in 800 (docs/recipes.md).
         truncation_center: ``"global"`` (stylegan2-ada's) or ``"class"`` (conditional only: an
             average w per class, ``w_avg`` of shape ``(num_classes, w_dim)``).
+        conv_clamp: clamp each synthesis layer's and toRGB's output to ``[-conv_clamp, conv_clamp]``
+            (stylegan2-ada's published models: 256, against float16 overflow); ``None``: no clamp.
 
     Attributes:
         supports_truncation: True: ``GANModule.generate(truncation_psi=...)`` works with it.
@@ -482,6 +510,7 @@ class StyleGAN2Generator(Recordable):
         w_avg_beta: float = 0.995,
         output: str = "linear",
         truncation_center: str = "global",
+        conv_clamp: float | None = None,
     ) -> None:
         super().__init__()
         role = "StyleGAN2Generator"
@@ -495,6 +524,7 @@ class StyleGAN2Generator(Recordable):
         ):
             check_int(name, value, 1, owner=role)
         check_int("num_classes", num_classes, 0, owner=role)
+        check_number("conv_clamp", conv_clamp, low=0, low_open=True, owner=role, optional=True)
         if not (isinstance(style_mixing_prob, (int, float)) and 0.0 <= style_mixing_prob <= 1.0):
             raise ValueError(f"{role}: style_mixing_prob={style_mixing_prob!r}; expected a number in [0, 1]")
         if not (isinstance(w_avg_beta, (int, float)) and 0.0 <= w_avg_beta <= 1.0):
@@ -519,7 +549,7 @@ class StyleGAN2Generator(Recordable):
         for level in range(doublings + 1):
             resolution = (base[0] << level, base[1] << level)
             out_channels = _channels(min(resolution), channel_base, channel_max)
-            blocks.append(_SynthesisBlock(in_channels, out_channels, w_dim, resolution, image_shape[0]))
+            blocks.append(_SynthesisBlock(in_channels, out_channels, w_dim, resolution, image_shape[0], conv_clamp))
             in_channels = out_channels
         self.blocks = nn.ModuleList(blocks)
         self.num_ws = 2 * len(blocks)  # conv1 + toRGB of the first block, then conv0 + conv1 per block (+ last toRGB)
@@ -642,14 +672,22 @@ class _DiscriminatorBlock(nn.Module):
     """
 
     def __init__(
-        self, channels: int, out_channels: int, image_channels: int, *, first: bool, architecture: str = "resnet"
+        self,
+        channels: int,
+        out_channels: int,
+        image_channels: int,
+        *,
+        first: bool,
+        architecture: str = "resnet",
+        conv_clamp: float | None = None,
     ) -> None:
         super().__init__()
         self.architecture = architecture
         reads_image = first or architecture == "skip"
-        self.fromrgb = EqualizedConv2d(image_channels, channels, 1, activation="lrelu") if reads_image else None
-        self.conv0 = EqualizedConv2d(channels, channels, 3, activation="lrelu")
-        self.conv1 = EqualizedConv2d(channels, out_channels, 3, activation="lrelu", down=True)
+        lrelu = {"activation": "lrelu", "conv_clamp": conv_clamp}
+        self.fromrgb = EqualizedConv2d(image_channels, channels, 1, **lrelu) if reads_image else None
+        self.conv0 = EqualizedConv2d(channels, channels, 3, **lrelu)
+        self.conv1 = EqualizedConv2d(channels, out_channels, 3, down=True, **lrelu)
         self.skip = (
             EqualizedConv2d(channels, out_channels, 1, bias=False, down=True) if architecture == "resnet" else None
         )
@@ -695,6 +733,8 @@ class StyleGAN2Discriminator(Recordable):
         cmap_dim: size of the class projection (default: the width at the last resolution).
         mapping_layers: layers of the class mapping network (8).
         architecture: ``"resnet"``, ``"orig"`` or ``"skip"``.
+        conv_clamp: clamp each 3x3 and fromRGB convolution's output to ``[-c * g, c * g]``, g its
+            gain (stylegan2-ada's published models: 256); ``None``: no clamp.
     """
 
     def __init__(
@@ -709,6 +749,7 @@ class StyleGAN2Discriminator(Recordable):
         cmap_dim: int | None = None,
         mapping_layers: int = 8,
         architecture: str = "resnet",
+        conv_clamp: float | None = None,
     ) -> None:
         super().__init__()
         role = "StyleGAN2Discriminator"
@@ -723,6 +764,7 @@ class StyleGAN2Discriminator(Recordable):
         ):
             check_int(name, value, 1, owner=role)
         check_int("num_classes", num_classes, 0, owner=role)
+        check_number("conv_clamp", conv_clamp, low=0, low_open=True, owner=role, optional=True)
         final_channels = _channels(min(base), channel_base, channel_max)
         if not (
             isinstance(mbstd_channels, int)
@@ -747,13 +789,15 @@ class StyleGAN2Discriminator(Recordable):
                     image_shape[0],
                     first=level == doublings,
                     architecture=architecture,
+                    conv_clamp=conv_clamp,
                 )
             )
         self.blocks = nn.ModuleList(blocks)
         # a 4 x 4 image (no blocks) reads its pixels through fromRGB at the epilogue, and so does "skip"
         reads_image = not blocks or architecture == "skip"
-        self.fromrgb = EqualizedConv2d(image_shape[0], final_channels, 1, activation="lrelu") if reads_image else None
-        self.conv = EqualizedConv2d(final_channels + mbstd_channels, final_channels, 3, activation="lrelu")
+        lrelu = {"activation": "lrelu", "conv_clamp": conv_clamp}
+        self.fromrgb = EqualizedConv2d(image_shape[0], final_channels, 1, **lrelu) if reads_image else None
+        self.conv = EqualizedConv2d(final_channels + mbstd_channels, final_channels, 3, **lrelu)
         self.fc = EqualizedLinear(final_channels * base[0] * base[1], final_channels, activation="lrelu")
         self.cmap_dim = (cmap_dim or final_channels) if num_classes else 0
         self.out = EqualizedLinear(final_channels, self.cmap_dim or 1)

@@ -2,44 +2,24 @@
 
 tests/golden/stylegan2_ada_networks.pt holds the reference's state dicts (random initial weights,
 noise strengths and w_avg set to nonzero draws), fixed inputs and the reference's outputs (see
-tests/golden/README.md). The weights are renamed into the package's networks here; the outputs must
+tests/golden/README.md). The weights are renamed into the package's networks by the pickle loader's renaming; the outputs must
 agree.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 import torch
 
 from lightning_gan.nets import StyleGAN2Discriminator, StyleGAN2Generator
+from lightning_gan.pretrained import _renamed  # the loader's renaming: one place for it
 
 GOLDEN = torch.load(Path(__file__).parents[1] / "golden" / "stylegan2_ada_networks.pt", weights_only=True)
 SIZES = {"channel_base": 64, "channel_max": 8, "mapping_layers": 2}
 # measured: at most 4e-6 (G, images up to 9 in magnitude; psi 1 and 0.7, const and no noise) and 4e-8 (D)
 TOLERANCE = 1e-4
-
-
-def _renamed(state_dict: dict[str, torch.Tensor], resolutions: list[int]) -> dict[str, torch.Tensor]:
-    """The reference's names to the package's: ``b{res}`` / ``synthesis.b{res}`` -> ``blocks.{i}``,
-    ``mapping.fc{j}`` -> ``mapping_network.layers.{j}``, the epilogue ``b4.*`` to the top level."""
-    blocks = {res: index for index, res in enumerate(resolutions)}
-    out = {}
-    for name, value in state_dict.items():
-        name = name.removeprefix("synthesis.")
-        name = re.sub(r"^mapping\.fc(\d+)\.", r"mapping_network.layers.\1.", name)
-        name = re.sub(r"^mapping\.embed\.", "mapping_network.embed.", name)
-        name = name.replace("mapping.w_avg", "w_avg")
-        match = re.match(r"^b(\d+)\.(.*)$", name)
-        if match:
-            res, rest = int(match.group(1)), match.group(2)
-            name = f"blocks.{blocks[res]}.{rest}" if res in blocks else rest  # the D epilogue (b4) has no block
-        if name.endswith("noise_const"):
-            value = value[None, None]  # (H, W) -> (1, 1, H, W)
-        out[name] = value
-    return out
 
 
 @pytest.mark.parametrize("num_classes", [0, 3])
