@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -62,6 +63,9 @@ def check_arguments(
     d_clip_norm: float | None,
     channels_last: bool,
     compile: bool | Mapping[str, Any],
+    init_from: str | None,
+    init_strict: bool,
+    freeze_d_blocks: int,
 ) -> None:
     """``GANModule``'s scalar arguments, checked at construction."""
     check_int("latent_dim", latent_dim, 1, owner=OWNER)
@@ -79,6 +83,17 @@ def check_arguments(
     )
     if isinstance(compile, Mapping):
         check_compile_options(compile)
+    check(
+        init_from is None or (isinstance(init_from, (str, os.PathLike)) and str(init_from) != ""),
+        f"GANModule(init_from={init_from!r}): expected the path of a checkpoint or a stylegan2-ada pickle, "
+        "a URL or a published model name",
+    )
+    check_flag("init_strict", init_strict, owner=OWNER)
+    check(
+        not init_strict or init_from is not None,
+        "GANModule(init_strict=True) without init_from: there is nothing to match; pass init_from too",
+    )
+    check_int("freeze_d_blocks", freeze_d_blocks, 0, owner=OWNER)
 
 
 def check_num_classes(generator: nn.Module, discriminator: nn.Module, num_classes: int) -> None:

@@ -14,7 +14,8 @@ and state, the module schedules them. Only the generator's optimizer step advanc
 iterations, as papers do. What is not the game lives in private modules of its own: data
 parallelism (``_parallel``), the non-finite guard (``_nonfinite``), compilation (``_compile``),
 random state (``_rng``), checkpoint records (``_records``), input checks (``_checks``), batches
-and the progress bar (``_batches``), EMA and sampling (``_generator``).
+and the progress bar (``_batches``), EMA and sampling (``_generator``), warm start and FreezeD
+(``_warm_start``).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from lightning_gan._progress import use_iteration_progress_bar
 from lightning_gan._records import build_callable, resolve_network, resolve_part, resolve_parts, save_records
 from lightning_gan._rng import cuda_devices, gather_rng_states, restore_rng_state
 from lightning_gan._validate import check, check_int
+from lightning_gan._warm_start import freeze_blocks, start_from
 from lightning_gan.losses import get_loss
 from lightning_gan.regularizers import (
     DiscriminatorPhase,
@@ -108,6 +110,17 @@ class GANModule(L.LightningModule):
         compile: ``True`` (or a dict of ``torch.compile`` options) compiles both networks for the
             training steps, eager with a warning where compilation fails; regularizers and networks
             with spectral norm always run eagerly (docs/performance.md).
+        init_from: start a new fit from the weights of a lightning-gan checkpoint or a
+            stylegan2-ada-pytorch pickle (path, URL or :data:`~lightning_gan.pretrained.PUBLISHED`
+            name): G, D and the EMA generator (from the file's EMA, else its G), parameters and
+            buffers whose names and shapes match; the rest keeps its initialization and is listed
+            at the start of fit and in the loggers' config (``warm_start``). Step 0, new optimizers,
+            new noise. Not applied when resuming (``--ckpt_path``) or to a module loaded from a
+            checkpoint. A network configuration the file cannot fill (StyleGAN2's ``w_dim``,
+            ``mapping_layers``, ...) is an error naming both (docs/guide.md "Start from a trained model").
+        init_strict: with ``init_from``, any tensor skipped, new or unused is an error.
+        freeze_d_blocks: FreezeD (Mo et al. 2020): the discriminator's first N ``blocks`` (from
+            the input side) are frozen, left out of its optimizer and unchanged by training.
     """
 
     CHECKPOINT_CLASS_KEY = "lightning_gan_class"  # which (sub)class wrote a checkpoint
@@ -138,6 +151,9 @@ class GANModule(L.LightningModule):
         nonfinite: str = "error",
         channels_last: bool = False,
         compile: bool | Mapping[str, Any] = False,
+        init_from: str | None = None,
+        init_strict: bool = False,
+        freeze_d_blocks: int = 0,
         **removed: Any,
     ) -> None:
         check_removed_keywords(removed)  # gp_weight, r1_gamma, r1_interval: an error naming the replacement
@@ -147,12 +163,14 @@ class GANModule(L.LightningModule):
         check_arguments(
             latent_dim=latent_dim, d_steps=d_steps, num_classes=num_classes, latent_distribution=latent_distribution,
             nonfinite=nonfinite, ema_decay=ema_decay, g_clip_norm=g_clip_norm, d_clip_norm=d_clip_norm,
-            channels_last=channels_last, compile=compile,
+            channels_last=channels_last, compile=compile, init_from=init_from, init_strict=init_strict,
+            freeze_d_blocks=freeze_d_blocks,
         )  # fmt: skip
 
         self.generator = resolve_network(generator, "generator")
         self.discriminator = resolve_network(discriminator, "discriminator")
         check_num_classes(self.generator, self.discriminator, num_classes)
+        freeze_blocks(self.discriminator, freeze_d_blocks)  # before the optimizers are made from what trains
         self.d_regularizers = _regularizer_list(d_regularizers, "d_regularizers")
         self.g_regularizers = _regularizer_list(g_regularizers, "g_regularizers")
         for regularizers in (self.d_regularizers, self.g_regularizers):
@@ -183,6 +201,8 @@ class GANModule(L.LightningModule):
         self._rng_to_restore: list[dict[str, Tensor]] | None = None  # from a checkpoint, for on_train_start
         self._resumed = False  # this fit continues a checkpointed run's random stream
         self._notice = SetupNotices()  # silenced while Lightning sets a fit up
+        self.init_from, self.init_strict = init_from, init_strict
+        self._warm_started = False  # the weights came from init_from, or from a checkpoint of this run
         save_records(self, inspect.currentframe())  # hyper-parameters that a weights-only torch.load reads back
 
     # ------------------------------------------------------------------ checkpoints
@@ -201,6 +221,7 @@ class GANModule(L.LightningModule):
         # applied when the resumed fit starts training (on_train_start), once the loaders are set up
         self._rng_to_restore = checkpoint.get(self.CHECKPOINT_RNG_KEY)
         self.skipped_steps.update(checkpoint.get("lightning_gan_skipped_steps", {}))
+        self._warm_started = True  # these weights are the run's own: init_from must not overwrite them
 
     # ------------------------------------------------------------------ hooks to override
     def sample_latent(self, num_samples: int) -> Tensor:
@@ -321,6 +342,15 @@ class GANModule(L.LightningModule):
         for net in (self.generator, self.discriminator, self.generator_ema) if self.channels_last else ():
             if net is not None:
                 net.to(memory_format=torch.channels_last)  # 4-d weights only; the rest is unchanged
+
+    def on_fit_start(self) -> None:
+        # After Lightning restored any --ckpt_path (then init_from has no say) and made the optimizers:
+        # the weights are copied in place, so the optimizers hold the same tensors.
+        if self.init_from is not None and not self._warm_started and self.trainer.ckpt_path is None:
+            networks = {"generator": self.generator, "discriminator": self.discriminator}
+            networks["generator_ema"] = self.generator_ema
+            start_from(self.trainer, networks, self.init_from, strict=self.init_strict)
+        self._warm_started = self._warm_started or self.init_from is not None
 
     def on_train_start(self) -> None:
         self._notice.restore()
