@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import zipfile
 from pathlib import Path
 
 import torch
@@ -10,6 +11,7 @@ from torch import Tensor
 
 from lightning_gan.module import GANModule
 from lightning_gan.nets._recordable import import_class
+from lightning_gan.pretrained import PUBLISHED, load_stylegan2_ada
 
 __all__ = ["load_gan", "sample_main", "save_samples"]
 
@@ -18,11 +20,19 @@ def load_gan(checkpoint: str | Path, map_location: str | torch.device = "cpu") -
     """Load a ``GANModule`` (or the subclass that wrote the checkpoint) without passing its networks.
 
     The subclass is imported by the name the checkpoint records: as with any checkpoint, load only
-    files you trust.
+    files you trust. A stylegan2-ada-pytorch pickle (path, URL or published name) is read without
+    running it (:func:`~lightning_gan.pretrained.load_stylegan2_ada`) into a ``GANModule`` whose
+    EMA generator is the pickle's ``G_ema``.
     """
-    path = Path(checkpoint)
+    path, text = Path(checkpoint), str(checkpoint)
+    remote = text in PUBLISHED or text.startswith(("http://", "https://"))
+    if remote or (path.is_file() and not zipfile.is_zipfile(path)):  # torch.save writes zip archives
+        return _from_stylegan2_ada(checkpoint, map_location)
     if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
+        raise FileNotFoundError(
+            f"checkpoint {text!r} does not exist; expected a checkpoint written by training (.ckpt) or a "
+            f"stylegan2-ada pickle (a path, an http(s) URL or a published name: {', '.join(PUBLISHED)})"
+        )
     # memory-mapped: reading the class name does not load the tensors a second time
     meta = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     cls: type[GANModule] = GANModule
@@ -32,6 +42,22 @@ def load_gan(checkpoint: str | Path, map_location: str | torch.device = "cpu") -
         if not (isinstance(cls, type) and issubclass(cls, GANModule)):
             raise TypeError(f"the checkpoint names {class_path!r}, which is not a GANModule subclass")
     return cls.load_from_checkpoint(path, map_location=map_location, weights_only=True)  # networks are records
+
+
+def _from_stylegan2_ada(source: str | Path, map_location: str | torch.device) -> GANModule:
+    model = load_stylegan2_ada(source, map_location=map_location)
+    if model.discriminator is None:
+        raise ValueError(f"{str(source)!r} holds no discriminator (D): expected a stylegan2-ada training snapshot")
+    gan = GANModule(
+        model.generator,
+        model.discriminator,
+        latent_dim=model.generator_kwargs["latent_dim"],
+        num_classes=model.generator_kwargs["num_classes"],
+        ema_decay=0.999 if model.generator_ema is not None else None,  # the averaged copy is the pickle's G_ema
+    )
+    if model.generator_ema is not None:
+        gan.generator_ema = model.generator_ema
+    return gan.to(map_location).eval()
 
 
 def save_samples(samples: Tensor, out: str | Path, *, nrow: int | None = None) -> list[Path]:
@@ -77,7 +103,11 @@ def save_samples(samples: Tensor, out: str | Path, *, nrow: int | None = None) -
 def sample_main(argv: list[str]) -> list[Path]:
     """``lightning-gan sample CKPT --num N --out FILE.png|DIR [--seed S] [--device D]``."""
     parser = argparse.ArgumentParser(prog="lightning-gan sample", description=sample_main.__doc__)
-    parser.add_argument("checkpoint", help="a checkpoint written by training, e.g. .../last.ckpt")
+    parser.add_argument(
+        "checkpoint",
+        help="a checkpoint written by training (e.g. .../last.ckpt), or a stylegan2-ada pickle: a path, URL or "
+        "published name (lightning_gan.pretrained.PUBLISHED)",
+    )
     parser.add_argument("--num", type=int, default=64, help="number of samples (default 64)")
     parser.add_argument("--out", required=True, help="a .png file (one grid or plot) or a folder (one PNG per image)")
     parser.add_argument("--seed", type=int, default=0, help="the same seed gives the same samples (default 0)")

@@ -1,4 +1,5 @@
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -79,3 +80,16 @@ def test_sample_errors_name_the_problem(image_checkpoint, tmp_path):
         save_samples(tiny_gan().generate(3), tmp_path / "dir")
     with pytest.raises(SystemExit):
         sample_main([str(image_checkpoint[0]), "--num", "0", "--out", str(tmp_path / "g.png")])
+
+
+def test_sample_draws_from_a_stylegan2_ada_pickle_s_g_ema(tmp_path):
+    golden_dir = Path(__file__).parent / "golden"
+    pickle_path = golden_dir / "stylegan2_ada_snapshot_cond32_orig.pkl"
+    golden = torch.load(golden_dir / "stylegan2_ada_snapshots.pt", weights_only=True)["cond32_orig"]
+    gan = load_gan(pickle_path)
+    assert gan.num_classes == 3 and gan.latent_dim == 16
+    # the module samples with the pickle's G_ema: the reference's G_ema images for the same z, c, psi
+    images = gan.generate_from(golden["z"], golden["labels"], truncation_psi=0.7, noise_mode="const")
+    torch.testing.assert_close(images, golden["G_ema psi=0.7"], rtol=0, atol=1e-4)
+    (grid,) = sample_main([str(pickle_path), "--num", "4", "--out", str(tmp_path / "s.png"), "--truncation-psi", "0.7"])
+    assert Image.open(grid).size == (2 + 2 * 34, 2 + 2 * 34)  # 2 x 2 images of 32 px with torchvision's 2 px padding
