@@ -220,10 +220,22 @@ def report(matches: Mapping[str, Match], source: str) -> str:
         for name, (file_shape, model_shape) in m.skipped.items():
             lines.append(f"  skipped {role}.{name}: file {list(file_shape)}, model {list(model_shape)}")
         if m.new:
-            lines.append(f"  new (initialized) {role}: {', '.join(m.new)}")
+            lines.append(f"  new (initialized) {role}: {_grouped(m.new)}")
         if m.unused:
-            lines.append(f"  unused from the file's {role}: {', '.join(m.unused)}")
+            lines.append(f"  unused from the file's {role}: {_grouped(m.unused)}")
     return "\n".join(lines)
+
+
+def _grouped(names: list[str]) -> str:
+    """``blocks.3.conv0.weight, blocks.3.conv0.bias`` -> ``blocks.3.conv0.* (2 tensors)``: one entry per layer (three name levels at most)."""
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        parts = name.split(".")
+        groups.setdefault(".".join(parts[: min(3, len(parts) - 1)]), []).append(name)
+    return ", ".join(
+        members[0] if len(members) == 1 else f"{prefix}.* ({len(members)} tensors)"
+        for prefix, members in groups.items()
+    )
 
 
 def start_from(trainer: Any, networks: Mapping[str, nn.Module | None], source: str | Path, *, strict: bool) -> None:

@@ -20,7 +20,7 @@ RECIPES = sorted((Path(__file__).parents[2] / "recipes").glob("*.yaml"))
 IMAGE_RECIPES = {
     "digits_dcgan", "digits_cgan", "mnist_dcgan", "cifar10_dcgan", "cifar10_wgan_gp", "cifar10_sngan",
     "cifar10_cgan_pd", "celeba64_dcgan", "folder_dcgan_ada", "cifar10_10pct_sngan_diffaug",
-    "digits_stylegan2", "cifar10_stylegan2_ada", "folder_stylegan2_ada",
+    "digits_stylegan2", "cifar10_stylegan2_ada", "folder_stylegan2_ada", "folder_stylegan2_ada_transfer",
 }  # fmt: skip
 CPU_DIGITS = {"digits_dcgan", "digits_cgan", "digits_stylegan2"}  # judged by the digits classifier, not FID
 WIDTH = 16  # a full-width SN-ResNet takes ~10 s per iteration on one CPU thread
@@ -70,6 +70,10 @@ def test_recipe_runs_a_few_iterations(recipe, tmp_path, monkeypatch, no_wandb_cr
             overrides += ["--data.init_args.subset", "0.5"]
         overrides += ["--data.init_args.num_workers", "0"]  # worker start-up would dominate 2 iterations
     monkeypatch.setenv("LIGHTNING_GAN_CACHE", str(tmp_path / "cache"))
+    source = config["model"]["init_args"].get("init_from")
+    if source:  # a published model cannot be downloaded here: a checkpoint of the recipe's own networks stands in
+        source = source_checkpoint(recipe, overrides, tmp_path / "source.ckpt")
+        overrides += ["--model.init_args.init_from", str(source)]
     cli = run_cli(["--config", str(recipe), "--trainer.default_root_dir", str(tmp_path / "run"), *overrides], run=False)
     measured = [c for c in cli.trainer.callbacks if isinstance(c, FidelityMetrics)]
     for metrics in measured:  # InceptionV3 (a download, ~2 images/s here) makes way for a small stand-in
@@ -82,6 +86,10 @@ def test_recipe_runs_a_few_iterations(recipe, tmp_path, monkeypatch, no_wandb_cr
         wandb.finish()  # what the end of a `lightning-gan fit` process does
         run = read_run(tmp_path / "run")
         assert run.source == "wandb-offline"
+        if source:  # the run started from the file, every tensor of it, and says so in its config
+            assert run.config["warm_start.source"] == str(source)
+            assert run.config["warm_start.generator.loaded"] == len(cli.model.generator.state_dict())
+            assert run.config["warm_start.discriminator.skipped"] == {}
     samples = cli.model.generate(4, seed=0)
     assert samples.isfinite().all()
     if recipe.stem in IMAGE_RECIPES:
@@ -96,6 +104,14 @@ def test_recipe_runs_a_few_iterations(recipe, tmp_path, monkeypatch, no_wandb_cr
             f"val/{n}_std" for n in names if n in ("is", "kid")
         }
         assert [set(m.last) for m in measured] == [keys]
+
+
+def source_checkpoint(recipe: Path, overrides: list[str], path: Path) -> Path:
+    """A checkpoint of a recipe's networks as ``overrides`` build them (a stand-in for its ``init_from``)."""
+    cli = run_cli(["--config", str(recipe), *overrides, "--trainer.logger", "false"], run=False)
+    cli.trainer.strategy.connect(cli.model)
+    cli.trainer.save_checkpoint(path, weights_only=True)
+    return path
 
 
 def test_the_cifar_stylegan2_ada_recipe_has_the_reference_s_cifar_config(tmp_path, monkeypatch):
@@ -129,3 +145,28 @@ def test_the_cifar_stylegan2_ada_recipe_has_the_reference_s_cifar_config(tmp_pat
         c = k / (k + 1)
         group = optimizer.param_groups[0]
         assert group["lr"] == pytest.approx(0.0025 * c) and group["betas"] == pytest.approx((0.0, 0.99**c), abs=1e-5)
+
+
+def test_the_transfer_recipe_builds_the_published_ffhq256_model_with_train_py_s_resume_settings(tmp_path, monkeypatch):
+    """stylegan2-ada-pytorch @d72cc7d, train.py: `--resume ffhq256` is
+    transfer-learning-source-nets/ffhq-res256-mirror-paper256-noaug.pkl, trained with cfg_specs['paper256'] =
+    dict(mb=64, mbstd=8, fmaps=0.5, lrate=0.0025, gamma=1, ema=20, ramp=None, map=8), z and w 512, conv_clamp
+    256 (lines 157, 175-183); resuming sets ada_kimg = 100 and ema_rampup = None (lines 313-315). The networks
+    built are the ones the pickle's configuration gives (lightning_gan.pretrained), so every tensor fits."""
+    from lightning_gan.pretrained import PUBLISHED
+
+    monkeypatch.chdir(tmp_path)
+    recipe = RECIPES[0].parent / "folder_stylegan2_ada_transfer.yaml"
+    cli = run_cli(["--config", str(recipe), "--trainer.logger", "false"], run=False)
+    model = cli.model
+    assert PUBLISHED[model.init_from].endswith("transfer-learning-source-nets/ffhq-res256-mirror-paper256-noaug.pkl")
+    g, d = model.generator.init_spec["init_args"], model.discriminator.init_spec["init_args"]
+    published = {"latent_dim": 512, "w_dim": 512, "mapping_layers": 8, "channel_base": 16384, "channel_max": 512}
+    assert {k: g[k] for k in published} == published and g["conv_clamp"] == 256
+    assert d["channel_base"] == 16384 and d["channel_max"] == 512 and d["conv_clamp"] == 256
+    assert d["mbstd_group_size"] == 8 and d.get("architecture", "resnet") == "resnet"
+    (r1,) = model.d_regularizers
+    assert r1.gamma == 1.0
+    assert model.augment.speed_kimg == 100 and model.augment.target == 0.6
+    assert model.ema_warmup is False
+    assert model.ema_decay == pytest.approx(0.5 ** (cli.datamodule.batch_size / 20_000), abs=1e-6)  # 20 kimg
