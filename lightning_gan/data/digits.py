@@ -2,14 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from lightning_gan._validate import check
 from lightning_gan.data._base import _ImageDataModule
 from lightning_gan.data._datasets import _InMemory
 
-__all__ = ["DigitsDataModule"]
+__all__ = ["DigitsDataModule", "check_digit_classes"]
+
+
+def check_digit_classes(owner: str, classes: Any) -> list[int] | None:
+    """``classes`` as a sorted list of digit classes, after checking it is None or a non-empty sequence of
+    distinct ints in 0-9 (not bools); ``None`` stays ``None`` (all ten)."""
+    if classes is None:
+        return None
+    quoted = f"{owner}(classes={classes!r})"
+    check(
+        isinstance(classes, Sequence) and not isinstance(classes, (str, bytes)),
+        f"{quoted}: expected None (all ten digits) or a list of digit classes (ints in 0-9)",
+    )
+    check(len(classes) > 0, f"{quoted}: no classes; expected None (all ten digits) or at least one int in 0-9")
+    for value in classes:
+        check(
+            isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 9,
+            f"{quoted}: {value!r} is not a digit class; expected ints in 0-9",
+        )
+    repeated = sorted({value for value in classes if list(classes).count(value) > 1})
+    check(not repeated, f"{quoted}: {', '.join(map(str, repeated))} given twice; expected each class once")
+    return sorted(classes)
 
 
 class DigitsDataModule(_ImageDataModule):
@@ -29,6 +54,12 @@ class DigitsDataModule(_ImageDataModule):
         subset_seed: seed of the subset's draw (same seed, same images).
         hflip: mirror each training image left-right with probability 1/2, on the device,
             every time it is drawn (BigGAN's and DiffAugment's ``--mirror_augment``, StyleGAN's ``--mirror``).
+        classes: keep only the digits of these classes (e.g. ``[5, 6, 7, 8, 9]``), before ``subset``
+            draws (so ``subset=50, classes=[5, 6, 7, 8, 9]`` is 10 images of each of 5-9); ``None``: all
+            ten. Labels stay the digits' own (a 7 is labelled 7) and ``num_classes`` stays 10, so a
+            model trained on some classes has the same label space, and the same networks, as one
+            trained on all of them (a warm start from a model of other classes loads as is); a
+            conditional model's ``generate`` still draws labels over all ten unless given ``labels``.
     """
 
     def __init__(
@@ -41,7 +72,9 @@ class DigitsDataModule(_ImageDataModule):
         subset: int | float | None = None,  # noqa: PYI041 (int first: the CLI reads "100" as a count)
         subset_seed: int = 0,
         hflip: bool = False,
+        classes: Sequence[int] | None = None,
     ) -> None:
+        kept = check_digit_classes(type(self).__name__, classes)
         super().__init__(
             size=size,
             batch_size=batch_size,
@@ -55,6 +88,7 @@ class DigitsDataModule(_ImageDataModule):
             subset_seed=subset_seed,
             hflip=hflip,
         )
+        self.classes = kept  # sorted, or None (all ten)
         self.images: Tensor | None = None
         self.labels: Tensor | None = None
 
@@ -68,5 +102,10 @@ class DigitsDataModule(_ImageDataModule):
         if self.size != 8:
             images = F.interpolate(images, size=(self.size, self.size), mode="bicubic", align_corners=False)
         labels = torch.tensor(digits.target, dtype=torch.long)
-        self._use(_InMemory(images.clamp(0, 1) * 2 - 1, labels), "scikit-learn's digits")
+        where = "scikit-learn's digits"
+        if self.classes is not None:
+            keep = torch.isin(labels, torch.tensor(self.classes))
+            images, labels = images[keep], labels[keep]
+            where = f"scikit-learn's digits of classes {self.classes}"
+        self._use(_InMemory(images.clamp(0, 1) * 2 - 1, labels), where)
         self.images, self.labels = self.train_dataset.images, self.train_dataset.labels  # type: ignore[union-attr]
