@@ -28,6 +28,23 @@ def _find(folder: Path, name: str) -> Path | None:
     return None
 
 
+def _check_size(owner: str, size: Any, min_size: int, rectangular: bool) -> int | tuple[int, int]:
+    """``size`` as an int side, or (where ``rectangular``) an ``(H, W)`` tuple, after checking it."""
+    if isinstance(size, (tuple, list)):
+        if not rectangular:
+            raise ValueError(
+                f"{owner}(size={size!r}): expected an int (the side of square images): "
+                "(H, W) sizes are for ImageFolderDataModule"
+            )
+        if len(size) != 2 or any(isinstance(v, bool) or not isinstance(v, int) or v < min_size for v in size):
+            raise ValueError(f"{owner}(size={size!r}): expected an int or (H, W), ints >= {min_size}")
+        return (size[0], size[1])
+    expected = f"an int >= {min_size} or (H, W)" if rectangular else f"an int >= {min_size}"
+    if isinstance(size, bool) or not isinstance(size, int) or size < min_size:
+        raise ValueError(f"{owner}(size={size!r}): expected {expected}")
+    return size
+
+
 class _ImageDataModule(RecordsInit, L.LightningDataModule):
     """Shared by the image data modules: argument checks, ``dims``, the training loader.
 
@@ -41,7 +58,7 @@ class _ImageDataModule(RecordsInit, L.LightningDataModule):
     def __init__(
         self,
         *,
-        size: int,
+        size: int | tuple[int, int],
         batch_size: int,
         num_workers: int | None,
         pin_memory: bool | None,
@@ -52,12 +69,13 @@ class _ImageDataModule(RecordsInit, L.LightningDataModule):
         subset: int | float | None = None,  # noqa: PYI041 (int first: the CLI reads "100" as a count)
         subset_seed: int = 0,
         hflip: bool = False,
+        rectangular: bool = False,
     ) -> None:
         super().__init__()
         check_subset(self._name, subset, subset_seed)
         check_flag("hflip", hflip, owner=self._name)
         self.hflip = hflip
-        check_int("size", size, min_size, owner=self._name)
+        size = _check_size(self._name, size, min_size, rectangular)
         check_int("batch_size", batch_size, 1, owner=self._name)
         check_int("num_workers", num_workers, 0, owner=self._name, optional=True)
         if pin_memory is not None and not isinstance(pin_memory, bool):
@@ -74,7 +92,7 @@ class _ImageDataModule(RecordsInit, L.LightningDataModule):
         self.size, self.batch_size = size, batch_size
         self.num_workers = min(8, os.cpu_count() or 1) if num_workers is None else num_workers
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
-        self.dims = (channels, size, size)
+        self.dims = (channels, size, size) if isinstance(size, int) else (channels, *size)
         self.num_classes = num_classes
         self.subset, self.subset_seed = subset, subset_seed
         self.subset_indices: Tensor | None = None  # positions in the full split, sorted, when subset is set

@@ -55,29 +55,54 @@ class _InMemory(Dataset):
         return self.__getitems__(index)
 
 
-def _square(image: Any, size: int) -> Any:
-    """The centred square crop (side = the shorter side), resized to ``size`` (bicubic).
+FITS = ("crop", "pad", "stretch")
 
-    The same as resizing the shorter side to ``size`` and centre-cropping, without resizing the
-    pixels that the crop throws away.
+
+def _fit(image: Any, size: tuple[int, int], fit: str = "crop") -> Any:
+    """``image`` (PIL) made ``size = (H, W)`` pixels, bicubic, in one of three ways.
+
+    - ``crop``: the largest centred crop with the aspect ratio ``W / H``, resized; the pixels the
+      crop throws away are never resized (for a square size: the centred square of the shorter side);
+    - ``pad`` (letterbox): resized to fit inside ``H x W`` with its own aspect ratio, centred on black;
+    - ``stretch``: resized to ``H x W``, the aspect ratio changed.
     """
     from PIL import Image
 
-    width, height = image.size
-    side = min(width, height)
-    if width != height:
-        left, top = (width - side) // 2, (height - side) // 2
-        image = image.crop((left, top, left + side, top + side))
-    if side != size:
-        image = image.resize((size, size), Image.Resampling.BICUBIC)
+    height, width = size
+    w, h = image.size
+    if fit == "stretch":
+        return image if (w, h) == (width, height) else image.resize((width, height), Image.Resampling.BICUBIC)
+    if fit == "pad":
+        scale = min(width / w, height / h)
+        inner = (max(1, min(width, round(w * scale))), max(1, min(height, round(h * scale))))
+        if inner != (w, h):
+            image = image.resize(inner, Image.Resampling.BICUBIC)
+        if inner == (width, height):
+            return image
+        canvas = Image.new(image.mode, (width, height))  # black
+        canvas.paste(image, ((width - inner[0]) // 2, (height - inner[1]) // 2))
+        return canvas
+    if w * height > h * width:  # wider than the target: keep the full height
+        crop_w, crop_h = max(1, round(h * width / height)), h
+    else:
+        crop_w, crop_h = w, max(1, round(w * height / width))
+    if (crop_w, crop_h) != (w, h):
+        left, top = (w - crop_w) // 2, (h - crop_h) // 2
+        image = image.crop((left, top, left + crop_w, top + crop_h))
+    if (crop_w, crop_h) != (width, height):
+        image = image.resize((width, height), Image.Resampling.BICUBIC)
     return image
 
 
 class _ImageFiles(Dataset):
-    """Image files decoded per item with PIL: centre square crop, resize, to [-1, 1]."""
+    """Image files decoded per item with PIL: made ``size`` (a side, or ``(H, W)``) by ``fit``
+    (see :func:`_fit`), to [-1, 1]."""
 
-    def __init__(self, files: list[Path], labels: list[int] | None, size: int, channels: int) -> None:
-        self.files, self.labels, self.size, self.channels = files, labels, size, channels
+    def __init__(
+        self, files: list[Path], labels: list[int] | None, size: int | tuple[int, int], channels: int, fit: str = "crop"
+    ) -> None:
+        self.files, self.labels, self.size, self.channels, self.fit = files, labels, size, channels, fit
+        self.shape = (size, size) if isinstance(size, int) else tuple(size)
         self.mode = "RGB" if channels == 3 else "L"
 
     def __len__(self) -> int:
@@ -87,13 +112,13 @@ class _ImageFiles(Dataset):
         """The files (and labels) at ``indices``, as a new set."""
         positions = indices.tolist()
         labels = None if self.labels is None else [self.labels[i] for i in positions]
-        return _ImageFiles([self.files[i] for i in positions], labels, self.size, self.channels)
+        return _ImageFiles([self.files[i] for i in positions], labels, self.size, self.channels, self.fit)
 
     def __getitem__(self, index: int) -> Tensor | tuple[Tensor, int]:
         from PIL import Image
 
         with Image.open(self.files[index]) as image:
-            pixels = np.array(_square(image.convert(self.mode), self.size), dtype=np.uint8)
+            pixels = np.array(_fit(image.convert(self.mode), self.shape, self.fit), dtype=np.uint8)
         tensor = torch.from_numpy(pixels)
         tensor = tensor[None] if tensor.dim() == 2 else tensor.permute(2, 0, 1)
         tensor = tensor.float().div_(127.5).sub_(1.0)

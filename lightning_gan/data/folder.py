@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from lightning_gan._validate import check_choice
 from lightning_gan.data._base import _ImageDataModule
-from lightning_gan.data._datasets import _ImageFiles
+from lightning_gan.data._datasets import FITS, _ImageFiles
 
 __all__ = ["IMAGE_EXTENSIONS", "ImageFolderDataModule"]
 
@@ -33,15 +34,22 @@ class ImageFolderDataModule(_ImageDataModule):
     With sub-folders, each (sorted by name) is a class, labelled 0, 1, ... in that order, and
     its images are found at any depth: batches are ``(images, labels)``. Without sub-folders,
     the images directly in ``root`` are the data, ``num_classes`` is 0 and batches are the
-    image tensor alone. Hidden files and folders are skipped. Each image is resized so its
-    shorter side is ``size`` and centre-cropped to ``size x size``.
+    image tensor alone. Hidden files and folders are skipped.
+
+    Each image is made ``size`` (a side: squares; or ``(H, W)``, e.g. ``(128, 256)`` for landscape
+    images 256 wide and 128 tall) by ``fit``: ``"crop"`` takes the largest centred crop of the
+    size's aspect ratio and resizes it (for squares: the centred square of the shorter side);
+    ``"pad"`` resizes the whole image to fit inside and centres it on black (letterbox);
+    ``"stretch"`` resizes it to the size, changing its aspect ratio. Bicubic throughout. The
+    FID/KID reference set is these same images (FidelityMetrics reads the training set).
 
     ``dims`` is known from the arguments. ``num_classes`` is found at construction by listing
     the sub-folders when ``root`` exists; otherwise it is ``None`` until ``setup``.
 
     Args:
         root: the folder.
-        size: image side.
+        size: image side, or ``(H, W)`` (StyleGAN2 takes H != W, powers of two, aspect ratio up to 4).
+        fit: ``"crop"``, ``"pad"`` or ``"stretch"``: how an image of another aspect ratio is made ``size``.
         channels: 3 (RGB) or 1 (grayscale); images are converted.
         batch_size: images per batch.
         num_workers: data loader worker processes; ``None``: ``min(8, os.cpu_count())``.
@@ -57,7 +65,8 @@ class ImageFolderDataModule(_ImageDataModule):
         self,
         root: str | os.PathLike[str],
         *,
-        size: int = 64,
+        size: int | tuple[int, int] = 64,
+        fit: str = "crop",
         channels: int = 3,
         batch_size: int = 64,
         num_workers: int | None = None,
@@ -68,6 +77,8 @@ class ImageFolderDataModule(_ImageDataModule):
     ) -> None:
         if not (isinstance(channels, int) and not isinstance(channels, bool) and channels in (1, 3)):
             raise ValueError(f"ImageFolderDataModule: channels={channels!r}; expected 3 (RGB) or 1 (grayscale)")
+        check_choice("fit", fit, FITS, owner=type(self).__name__)
+        self.fit = fit
         super().__init__(
             size=size,
             batch_size=batch_size,
@@ -78,6 +89,7 @@ class ImageFolderDataModule(_ImageDataModule):
             subset=subset,
             subset_seed=subset_seed,
             hflip=hflip,
+            rectangular=True,
         )
         self.root = self._check_root(root)
         self.classes: list[str] | None = None
@@ -127,4 +139,4 @@ class ImageFolderDataModule(_ImageDataModule):
             if not files:
                 raise self._not_found(f"no images in {self.root}")
         self.classes, self.num_classes = classes, len(classes)
-        self._use(_ImageFiles(files, labels, self.size, self.dims[0]), self.root)
+        self._use(_ImageFiles(files, labels, self.size, self.dims[0], self.fit), self.root)

@@ -262,4 +262,6 @@ def describe_real(datamodule: Any, dataset: Sequence[Any]) -> dict[str, Any]:
         "count": len(dataset),
         # a limited-data run measures against its subset: which images, not only how many
         "subset": [getattr(datamodule, "subset", None), getattr(datamodule, "subset_seed", None)],
+        # how images of another aspect ratio were made the size (absent for "crop", as before it was a choice)
+        **({"fit": datamodule.fit} if getattr(datamodule, "fit", "crop") != "crop" else {}),
     }
