@@ -176,6 +176,10 @@ def main() -> None:
         from lightning_gan.evaluate import evaluate_main
 
         evaluate_main(sys.argv[2:])
+    elif sys.argv[1:2] == ["stats"]:
+        from lightning_gan.evaluate import stats_main
+
+        stats_main(sys.argv[2:])
     elif sys.argv[1:2] == ["neighbours"]:
         from lightning_gan.evaluate import neighbours_main
 

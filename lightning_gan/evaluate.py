@@ -1,6 +1,6 @@
 """``lightning-gan evaluate``: FID / IS / KID / precision-recall / density-coverage between two image folders,
-or of a checkpoint against its data set; ``lightning-gan neighbours``: a checkpoint's samples beside their
-nearest training images."""
+or of a checkpoint against its data set (or FID against a statistics file); ``lightning-gan stats``: a real
+set's statistics file; ``lightning-gan neighbours``: a checkpoint's samples beside their nearest training images."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import argparse
 import inspect
 import json
 import os
-from collections.abc import Iterable
+import warnings
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,10 @@ from lightning_gan.metrics.features import (
     describe_real,
     generator_features,
 )
-from lightning_gan.metrics.fidelity import fidelity_metrics, parse_metrics
+from lightning_gan.metrics.fidelity import check_statistics_suffice, fidelity_metrics, parse_metrics
 from lightning_gan.metrics.inception import FeatureExtractor, InceptionV3, extractor_fingerprint
 from lightning_gan.metrics.neighbours import Neighbours, PixelFeatures, _image, find_neighbours
+from lightning_gan.metrics.statistics import ReferenceStatistics, load_statistics, save_statistics
 
 __all__ = [
     "checkpoint_neighbours",
@@ -36,6 +38,8 @@ __all__ = [
     "evaluate_main",
     "format_table",
     "neighbours_main",
+    "stats_main",
+    "write_statistics",
 ]
 
 
@@ -45,7 +49,7 @@ def _extractor(weights: str | os.PathLike[str] | None, feature_extractor: nn.Mod
 
 
 def evaluate_folders(
-    real: str | os.PathLike[str],
+    real: str | os.PathLike[str] | None,
     fake: str | os.PathLike[str],
     metrics: str | Iterable[str] = ("fid",),
     *,
@@ -58,21 +62,81 @@ def evaluate_folders(
     pr_k: int = 3,
     dc_k: int = 5,
     progress: bool = False,
+    real_stats: str | os.PathLike[str] | None = None,
 ) -> dict[str, float]:
-    """Metrics of the images in ``fake`` against those in ``real`` (IS is of ``fake`` alone).
+    """Metrics of the images in ``fake`` against those in ``real`` (IS is of ``fake`` alone), or FID
+    against the statistics file ``real_stats`` (``lightning-gan stats``'s, pytorch-fid's or clean-fid's).
 
     Both folders are read recursively as RGB; the real folder's features are cached. ``pr_k`` and
     ``dc_k`` are the nearest neighbours of precision/recall and density/coverage.
     """
     names = parse_metrics(metrics)
-    real_set, fake_set = ImageFolder(real), ImageFolder(fake)
+    statistics = _statistics_for(names, real, real_stats)
+    fake_set = ImageFolder(fake)
     net = _extractor(weights, feature_extractor, device)
     options: dict[str, Any] = {"batch_size": batch_size, "device": device, "progress": progress}
-    real_features = _real_features(real_set, real_set.identity(), net, cache_dir, options)
+    if statistics is not None:
+        _check_statistics_fit(statistics, net, lambda: _image(fake_set[0])[None].to(device))
+        real_features = None
+    else:
+        real_set = ImageFolder(real)  # type: ignore[arg-type]
+        real_features = _real_features(real_set, real_set.identity(), net, cache_dir, options)
     fake_features = dataset_features(fake_set, net, **options)
+    return _metrics(names, fake_features, real_features, statistics, kid_subset_size, pr_k, dc_k, device)
+
+
+def _metrics(
+    names: tuple[str, ...],
+    fake: Features,
+    real: Features | None,
+    statistics: ReferenceStatistics | None,
+    kid_subset_size: int,
+    pr_k: int,
+    dc_k: int,
+    device: str,
+) -> dict[str, float]:
     return fidelity_metrics(
-        names, fake_features, real_features, kid_subset_size=kid_subset_size, pr_k=pr_k, dc_k=dc_k, device=device
+        names,
+        fake,
+        real,
+        kid_subset_size=kid_subset_size,
+        pr_k=pr_k,
+        dc_k=dc_k,
+        device=device,
+        real_statistics=None if statistics is None else (statistics.mu, statistics.sigma),
     )
+
+
+def _statistics_for(
+    names: tuple[str, ...], real: str | os.PathLike[str] | None, real_stats: str | os.PathLike[str] | None
+) -> ReferenceStatistics | None:
+    """The statistics file to compare with (checked before any compute), or None to compare with ``real``."""
+    if real_stats is None:
+        return None
+    if real is not None:
+        raise ValueError("give the real images or a statistics file (real_stats), not both")
+    check_statistics_suffice(names)
+    return load_statistics(real_stats)
+
+
+def _check_statistics_fit(statistics: ReferenceStatistics, net: nn.Module, probe: Callable[[], torch.Tensor]) -> None:
+    """Fail before the evaluation when the file's features are not the extractor's (another dimension);
+    warn when the file names another extractor than ``net``."""
+    with torch.no_grad():
+        dims = net(probe().float())[0].shape[1]
+    where = statistics.path
+    if dims != statistics.dims:
+        raise ValueError(
+            f"{where} holds statistics of {statistics.dims}-d features, but the feature extractor "
+            f"({extractor_fingerprint(net)}) makes {dims}-d ones: expected a file measured with the same extractor"
+        )
+    recorded = (statistics.protocol or {}).get("extractor")
+    if recorded is not None and recorded != extractor_fingerprint(net):
+        warnings.warn(
+            f"{where} was measured with the feature extractor {recorded}, this evaluation uses "
+            f"{extractor_fingerprint(net)}: the FID compares different feature spaces",
+            stacklevel=3,
+        )
 
 
 def evaluate_checkpoint(
@@ -91,9 +155,11 @@ def evaluate_checkpoint(
     dc_k: int = 5,
     seed: int = 0,
     progress: bool = False,
+    real_stats: str | os.PathLike[str] | None = None,
 ) -> dict[str, float]:
     """Metrics of ``num_samples`` images generated by a checkpoint against its data set (the
-    training split of the data module recorded in the checkpoint), or against the folder ``real``.
+    training split of the data module recorded in the checkpoint), against the folder ``real``, or
+    (FID) against the statistics file ``real_stats``.
 
     The images are those ``FidelityMetrics(seed=seed, batch_size=batch_size)`` measures during training
     (generated batch ``j`` draws its noise from ``(seed, j)``, so the batch size is part of the noise;
@@ -103,18 +169,21 @@ def evaluate_checkpoint(
 
     names = parse_metrics(metrics)
     check_int("num_samples", num_samples, 2)
+    statistics = _statistics_for(names, real, real_stats)
     gan = load_gan(checkpoint, map_location=device)
     net = _extractor(weights, feature_extractor, device)
     options: dict[str, Any] = {"batch_size": batch_size, "device": device, "progress": progress}
-    real_set, description = _real_set(checkpoint, real)
-    real_features = _real_features(real_set, description, net, cache_dir, options)
     noise_mode = metric_noise_mode(gan.sampling_generator)  # fresh per-layer noise (StyleGAN2), as in training
+    if statistics is not None:
+        _check_statistics_fit(statistics, net, lambda: gan.generate(1, seed=seed))
+        real_features = None
+    else:
+        real_set, description = _real_set(checkpoint, real)
+        real_features = _real_features(real_set, description, net, cache_dir, options)
     fake_features = generator_features(
         lambda count, s: gan.generate(count, seed=s, noise_mode=noise_mode), net, num_samples, seed=seed, **options
     )
-    return fidelity_metrics(
-        names, fake_features, real_features, kid_subset_size=kid_subset_size, pr_k=pr_k, dc_k=dc_k, device=device
-    )
+    return _metrics(names, fake_features, real_features, statistics, kid_subset_size, pr_k, dc_k, device)
 
 
 def _real_set(checkpoint: str | os.PathLike[str], real: str | os.PathLike[str] | None) -> tuple[Any, dict[str, Any]]:
@@ -155,6 +224,90 @@ def _datamodule_of(checkpoint: str | os.PathLike[str]) -> Any:
     return cls(**{k: v for k, v in spec["init_args"].items() if k in accepted})
 
 
+def write_statistics(
+    out: str | os.PathLike[str],
+    *,
+    checkpoint: str | os.PathLike[str] | None = None,
+    real: str | os.PathLike[str] | None = None,
+    weights: str | os.PathLike[str] | None = None,
+    feature_extractor: nn.Module | None = None,
+    batch_size: int = 100,
+    device: str = "cpu",
+    cache_dir: str | os.PathLike[str] | None = None,
+    progress: bool = False,
+) -> ReferenceStatistics:
+    """The feature mean and covariance of a real set (the folder ``real``, or the data set recorded in
+    ``checkpoint``), written to ``out`` (``.npz``: ``mu``, ``sigma``, ``protocol``) and returned.
+
+    The ``protocol`` says how they were measured: the feature extractor, the real set (its description,
+    as the feature cache keys it) and its image count, and the torch-fidelity and lightning-gan versions.
+    """
+    import torch_fidelity
+
+    from lightning_gan import __version__
+
+    if (checkpoint is None) == (real is None):
+        raise ValueError(
+            "write_statistics: give the folder real or a checkpoint whose data set to measure, one of them"
+        )
+    if Path(out).suffix != ".npz":
+        raise ValueError(f"out={str(out)!r}: expected a .npz path (pytorch-fid's and clean-fid's format)")
+    if checkpoint is None:
+        folder = ImageFolder(real)  # type: ignore[arg-type]
+        real_set, description = folder, folder.identity()
+    else:
+        real_set, description = _real_set(checkpoint, real)
+    net = _extractor(weights, feature_extractor, device)
+    features = _real_features(
+        real_set, description, net, cache_dir, {"batch_size": batch_size, "device": device, "progress": progress}
+    )
+    mu, sigma = features.statistics
+    protocol = {
+        "extractor": extractor_fingerprint(net),
+        "dims": int(features.features.shape[1]),
+        "count": len(features),
+        "real": description,
+        "torch_fidelity": torch_fidelity.__version__,
+        "lightning_gan": __version__,
+    }
+    return load_statistics(save_statistics(out, mu, sigma, protocol))
+
+
+def stats_main(argv: list[str]) -> ReferenceStatistics:
+    """``lightning-gan stats (CKPT | --real DIR) --out FILE.npz``."""
+    parser = argparse.ArgumentParser(
+        prog="lightning-gan stats",
+        description="A real set's InceptionV3 feature mean and covariance as a .npz file (keys mu and sigma, float64: "
+        "the layout of pytorch-fid and clean-fid) with the protocol beside them; evaluate --real-stats reads it.",
+    )
+    parser.add_argument("checkpoint", nargs="?", help="a checkpoint: measure the data set it was trained on")
+    parser.add_argument("--real", help="a folder of real images (instead of a checkpoint's data set)")
+    parser.add_argument("--out", required=True, help="the statistics file to write, a .npz file")
+    parser.add_argument("--weights", help="local InceptionV3 weights file in torch-fidelity's format (no download)")
+    parser.add_argument("--batch-size", type=int, default=100, help="images per forward pass (default 100)")
+    parser.add_argument("--cache-dir", help="where real features are cached (default ~/.cache/lightning_gan)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = parser.parse_args(argv)
+    if (args.checkpoint is None) == (args.real is None):
+        parser.error("give a checkpoint (its data set) or --real DIR, one of them")
+    if Path(args.out).suffix != ".npz":
+        parser.error(f"--out {args.out!r}: expected a .npz file")
+    statistics = write_statistics(
+        args.out,
+        checkpoint=args.checkpoint,
+        real=args.real,
+        weights=args.weights,
+        batch_size=args.batch_size,
+        device=args.device,
+        cache_dir=args.cache_dir,
+        progress=True,
+    )
+    protocol = statistics.protocol or {}
+    print(f"wrote {statistics.path}: mu ({statistics.dims},), sigma ({statistics.dims}, {statistics.dims}) "
+          f"of {protocol.get('count')} images, {protocol.get('extractor')}")  # fmt: skip
+    return statistics
+
+
 def format_table(values: dict[str, float]) -> str:
     """A two-column text table of metric values."""
     width = max(len("metric"), *(len(k) for k in values))
@@ -173,6 +326,11 @@ def evaluate_main(argv: list[str]) -> dict[str, float]:
     parser.add_argument("checkpoint", nargs="?", help="a checkpoint written by training (instead of --fake)")
     parser.add_argument("--real", help="folder of real images (with a checkpoint: instead of its data set)")
     parser.add_argument("--fake", help="folder of generated images")
+    parser.add_argument(
+        "--real-stats",
+        help="FID against this statistics file instead of real images "
+        "(.npz with mu and sigma: lightning-gan stats', pytorch-fid's, clean-fid's)",
+    )
     parser.add_argument(
         "--num-samples", type=int, help="images to generate from the checkpoint (50000: paper protocol)"
     )
@@ -194,9 +352,18 @@ def evaluate_main(argv: list[str]) -> dict[str, float]:
     for option, value in (("--pr-k", args.pr_k), ("--dc-k", args.dc_k)):
         if value < 1:
             parser.error(f"{option} {value}: expected at least 1")
+    if args.real_stats is not None:
+        if args.real:
+            parser.error("give --real DIR or --real-stats FILE.npz, not both")
+        try:
+            check_statistics_suffice(names)
+        except ValueError as err:
+            parser.error(f"--metrics {args.metrics!r} with --real-stats: {err}")
     if args.checkpoint is None:
-        if not (args.real and args.fake):
-            parser.error("give --real DIR and --fake DIR, or a checkpoint with --num-samples N")
+        if not ((args.real or args.real_stats) and args.fake):
+            parser.error(
+                "give --real DIR (or --real-stats FILE.npz) and --fake DIR, or a checkpoint with --num-samples N"
+            )
         if args.num_samples is not None:
             parser.error("--num-samples goes with a checkpoint, not with --fake")
     else:
@@ -213,6 +380,7 @@ def evaluate_main(argv: list[str]) -> dict[str, float]:
         "pr_k": args.pr_k,
         "dc_k": args.dc_k,
         "progress": True,
+        "real_stats": args.real_stats,
     }
     if args.checkpoint is None:
         values = evaluate_folders(args.real, args.fake, names, **common)

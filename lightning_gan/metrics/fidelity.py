@@ -22,7 +22,14 @@ from lightning_gan.metrics.features import Features
 from lightning_gan.metrics.frechet import frechet_distance, frechet_distance_from_statistics
 from lightning_gan.metrics.prdc import PRDC_METRICS, precision_recall_density_coverage
 
-__all__ = ["METRICS", "fidelity_metrics", "inception_score", "kernel_inception_distance", "parse_metrics"]
+__all__ = [
+    "METRICS",
+    "check_statistics_suffice",
+    "fidelity_metrics",
+    "inception_score",
+    "kernel_inception_distance",
+    "parse_metrics",
+]
 
 METRICS = ("fid", "is", "kid", "pr", "dc")
 SEED = 2020  # torch-fidelity's rng_seed
@@ -90,6 +97,17 @@ def kernel_inception_distance(
     return float(np.mean(values)), float(np.std(values))
 
 
+def check_statistics_suffice(metrics: Iterable[str]) -> None:
+    """Raise unless every metric in ``metrics`` can be computed with only the real set's mean and
+    covariance: FID (and IS, which needs no real set)."""
+    needs_features = [name for name in parse_metrics(metrics) if name not in ("fid", "is")]
+    if needs_features:
+        raise ValueError(
+            f"{', '.join(needs_features)} compare(s) the real images' features, not only their mean and covariance: "
+            "a statistics file gives FID alone. Give the real images instead (or ask for fid only)"
+        )
+
+
 def kid_subset_for(num_fake: int, num_real: int, kid_subset_size: int) -> int:
     """KID's subset size for sets this large: ``kid_subset_size``, or the smaller set's size (with a
     warning naming both numbers) when a set is smaller, as a folder of a few hundred images is."""
@@ -116,6 +134,7 @@ def fidelity_metrics(
     pr_k: int = 3,
     dc_k: int = 5,
     device: torch.device | str | None = None,
+    real_statistics: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, float]:
     """The asked-for metrics: ``fid``; ``is_mean``, ``is_std``; ``kid_mean``, ``kid_std``; ``precision``,
     ``recall`` (``"pr"``); ``density``, ``coverage`` (``"dc"``).
@@ -125,8 +144,15 @@ def fidelity_metrics(
     are fewer samples than dimensions. KID's kernels and the distances of ``"pr"`` and ``"dc"``
     (``pr_k`` and ``dc_k`` nearest neighbours; both in one pass when both are asked for) are computed
     on ``device`` (default: where the features are; a GPU makes them quick).
+
+    ``real_statistics``: the real set's ``(mu, sigma)`` instead of its features (a published
+    statistics file): FID only, from ``fake``'s statistics; the other comparisons need features.
     """
     names = parse_metrics(metrics)
+    if real_statistics is not None:
+        check_statistics_suffice(names)
+        if real is not None:
+            raise ValueError("give the real features or the real statistics, not both")
     out: dict[str, float] = {}  # in the order asked for
     neighbourhoods: dict[str, float] | None = None
     for name in names:
@@ -146,6 +172,15 @@ def fidelity_metrics(
             if fake.logits is None:
                 raise ValueError("the Inception Score needs class logits: use a feature extractor that returns them")
             out["is_mean"], out["is_std"] = inception_score(fake.logits, splits=isc_splits)
+            continue
+        if name == "fid" and real_statistics is not None:
+            mu, sigma = real_statistics
+            if len(mu) != fake.features.shape[1]:
+                raise ValueError(
+                    f"the real statistics are of {len(mu)}-d features and the generated images' of "
+                    f"{fake.features.shape[1]}-d: expected statistics measured with the same feature extractor"
+                )
+            out["fid"] = frechet_distance_from_statistics(*fake.statistics, mu, sigma)
             continue
         if real is None:
             raise ValueError(f"{name.upper()} compares two sets: pass the real features too")

@@ -178,7 +178,7 @@ def test_download_failure_says_how_to_pass_a_local_file(monkeypatch):
 
 def test_evaluate_command_rejects_bad_arguments(tmp_path, capsys):
     for args, message in [
-        (["--real", str(tmp_path)], "give --real DIR and --fake DIR"),
+        (["--real", str(tmp_path)], "give --real DIR (or --real-stats FILE.npz) and --fake DIR"),
         (["--real", "a", "--fake", "b", "--metrics", "fid,psnr"], "psnr"),
         (["model.ckpt"], "--num-samples"),
         (["model.ckpt", "--fake", "b", "--num-samples", "10"], "not both"),
@@ -213,3 +213,26 @@ def test_the_few_samples_path_of_the_frechet_distance_gives_the_same_number():
     full = frechet_distance_from_statistics(*gaussian_statistics(a), *gaussian_statistics(b))
     assert frechet_distance(a, b) == pytest.approx(full, rel=1e-6)
     assert abs(frechet_distance(a, a)) < 1e-9
+
+
+def test_stats_writes_the_real_set_s_statistics_and_evaluate_measures_fid_against_them(sets, capsys):
+    """``lightning-gan stats --real DIR --out F.npz``, then ``evaluate --fake DIR --real-stats F.npz``."""
+    from lightning_gan.evaluate import stats_main
+    from lightning_gan.metrics.features import dataset_features
+    from lightning_gan.metrics.frechet import frechet_distance_from_statistics
+    from lightning_gan.metrics.statistics import load_statistics
+
+    out, cache = sets["root"] / "stats" / "real.npz", str(sets["root"] / "cache")
+    common = ["--weights", str(sets["weights"]), "--cache-dir", cache, "--device", "cpu"]
+    stats_main(["--real", str(sets["real"]), "--out", str(out), *common])
+    assert f"wrote {out}: mu (2048,), sigma (2048, 2048) of {COUNT} images, inception-" in capsys.readouterr().out
+    stats = load_statistics(out)
+    net = InceptionV3(sets["weights"])
+    description = {**ImageFolder(sets["real"]).identity(), "extractor": extractor_fingerprint(net)}
+    real = RealFeatureCache(cache).get(description, _must_not_run)
+    np.testing.assert_array_equal(stats.mu, real.statistics[0])  # the cached features' statistics, float64
+    assert stats.protocol["extractor"] == extractor_fingerprint(net) and stats.protocol["count"] == COUNT
+    values = evaluate_main(["--fake", str(sets["fake"]), "--real-stats", str(out), *common])
+    fake = dataset_features(ImageFolder(sets["fake"]), net)
+    assert values == {"fid": frechet_distance_from_statistics(*fake.statistics, stats.mu, stats.sigma)}
+    assert values["fid"] > 0 and "fid" in capsys.readouterr().out
