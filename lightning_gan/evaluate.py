@@ -82,28 +82,15 @@ def evaluate_folders(
         real_set = ImageFolder(real)  # type: ignore[arg-type]
         real_features = _real_features(real_set, real_set.identity(), net, cache_dir, options)
     fake_features = dataset_features(fake_set, net, **options)
-    return _metrics(names, fake_features, real_features, statistics, kid_subset_size, pr_k, dc_k, device)
-
-
-def _metrics(
-    names: tuple[str, ...],
-    fake: Features,
-    real: Features | None,
-    statistics: ReferenceStatistics | None,
-    kid_subset_size: int,
-    pr_k: int,
-    dc_k: int,
-    device: str,
-) -> dict[str, float]:
     return fidelity_metrics(
         names,
-        fake,
-        real,
+        fake_features,
+        real_features,
         kid_subset_size=kid_subset_size,
         pr_k=pr_k,
         dc_k=dc_k,
         device=device,
-        real_statistics=None if statistics is None else (statistics.mu, statistics.sigma),
+        real_statistics=None if statistics is None else statistics.moments,
     )
 
 
@@ -183,7 +170,16 @@ def evaluate_checkpoint(
     fake_features = generator_features(
         lambda count, s: gan.generate(count, seed=s, noise_mode=noise_mode), net, num_samples, seed=seed, **options
     )
-    return _metrics(names, fake_features, real_features, statistics, kid_subset_size, pr_k, dc_k, device)
+    return fidelity_metrics(
+        names,
+        fake_features,
+        real_features,
+        kid_subset_size=kid_subset_size,
+        pr_k=pr_k,
+        dc_k=dc_k,
+        device=device,
+        real_statistics=None if statistics is None else statistics.moments,
+    )
 
 
 def _real_set(checkpoint: str | os.PathLike[str], real: str | os.PathLike[str] | None) -> tuple[Any, dict[str, Any]]:
@@ -283,10 +279,7 @@ def stats_main(argv: list[str]) -> ReferenceStatistics:
     parser.add_argument("checkpoint", nargs="?", help="a checkpoint: measure the data set it was trained on")
     parser.add_argument("--real", help="a folder of real images (instead of a checkpoint's data set)")
     parser.add_argument("--out", required=True, help="the statistics file to write, a .npz file")
-    parser.add_argument("--weights", help="local InceptionV3 weights file in torch-fidelity's format (no download)")
-    parser.add_argument("--batch-size", type=int, default=100, help="images per forward pass (default 100)")
-    parser.add_argument("--cache-dir", help="where real features are cached (default ~/.cache/lightning_gan)")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    _add_feature_options(parser)
     args = parser.parse_args(argv)
     if (args.checkpoint is None) == (args.real is None):
         parser.error("give a checkpoint (its data set) or --real DIR, one of them")
@@ -306,6 +299,14 @@ def stats_main(argv: list[str]) -> ReferenceStatistics:
     print(f"wrote {statistics.path}: mu ({statistics.dims},), sigma ({statistics.dims}, {statistics.dims}) "
           f"of {protocol.get('count')} images, {protocol.get('extractor')}")  # fmt: skip
     return statistics
+
+
+def _add_feature_options(parser: argparse.ArgumentParser) -> None:
+    """The options of every command that runs the metric network: --weights, --batch-size, --cache-dir, --device."""
+    parser.add_argument("--weights", help="local InceptionV3 weights file in torch-fidelity's format (no download)")
+    parser.add_argument("--batch-size", type=int, default=100, help="images per forward pass (default 100)")
+    parser.add_argument("--cache-dir", help="where real features are cached (default ~/.cache/lightning_gan)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
 
 
 def format_table(values: dict[str, float]) -> str:
@@ -335,15 +336,12 @@ def evaluate_main(argv: list[str]) -> dict[str, float]:
         "--num-samples", type=int, help="images to generate from the checkpoint (50000: paper protocol)"
     )
     parser.add_argument("--metrics", default="fid", help="comma-separated: fid, is, kid, pr, dc (default fid)")
-    parser.add_argument("--weights", help="local InceptionV3 weights file in torch-fidelity's format (no download)")
     parser.add_argument("--json", dest="json_out", help="write the numbers to this JSON file")
-    parser.add_argument("--batch-size", type=int, default=100, help="images per forward pass (default 100)")
     parser.add_argument("--kid-subset-size", type=int, default=1000)
     parser.add_argument("--pr-k", type=int, default=3, help="nearest neighbours of precision/recall (default 3)")
     parser.add_argument("--dc-k", type=int, default=5, help="nearest neighbours of density/coverage (default 5)")
     parser.add_argument("--seed", type=int, default=0, help="noise seed for the checkpoint's samples (default 0)")
-    parser.add_argument("--cache-dir", help="where real features are cached (default ~/.cache/lightning_gan)")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    _add_feature_options(parser)
     args = parser.parse_args(argv)
     try:
         names = parse_metrics(args.metrics)
@@ -459,11 +457,8 @@ def neighbours_main(argv: list[str]) -> Neighbours:
         help="distances between InceptionV3 features (default) or between pixels (root-mean-square, [-1, 1] scale)",
     )
     parser.add_argument("--real", help="folder of real images to search instead of the checkpoint's data set")
-    parser.add_argument("--weights", help="local InceptionV3 weights file in torch-fidelity's format (no download)")
     parser.add_argument("--seed", type=int, default=0, help="noise seed of the samples (default 0)")
-    parser.add_argument("--batch-size", type=int, default=100, help="images per forward pass (default 100)")
-    parser.add_argument("--cache-dir", help="where real features are cached (default ~/.cache/lightning_gan)")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    _add_feature_options(parser)
     args = parser.parse_args(argv)
     for option, value in (("--num", args.num), ("--k", args.k)):
         if value < 1:

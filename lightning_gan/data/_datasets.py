@@ -101,8 +101,8 @@ class _ImageFiles(Dataset):
     def __init__(
         self, files: list[Path], labels: list[int] | None, size: int | tuple[int, int], channels: int, fit: str = "crop"
     ) -> None:
-        self.files, self.labels, self.size, self.channels, self.fit = files, labels, size, channels, fit
-        self.shape = (size, size) if isinstance(size, int) else tuple(size)
+        self.files, self.labels, self.channels, self.fit = files, labels, channels, fit
+        self.shape: tuple[int, int] = (size, size) if isinstance(size, int) else (size[0], size[1])  # (H, W)
         self.mode = "RGB" if channels == 3 else "L"
 
     def __len__(self) -> int:
@@ -112,7 +112,7 @@ class _ImageFiles(Dataset):
         """The files (and labels) at ``indices``, as a new set."""
         positions = indices.tolist()
         labels = None if self.labels is None else [self.labels[i] for i in positions]
-        return _ImageFiles([self.files[i] for i in positions], labels, self.size, self.channels, self.fit)
+        return _ImageFiles([self.files[i] for i in positions], labels, self.shape, self.channels, self.fit)
 
     def __getitem__(self, index: int) -> Tensor | tuple[Tensor, int]:
         from PIL import Image

@@ -29,6 +29,11 @@ class ReferenceStatistics:
     def dims(self) -> int:
         return len(self.mu)
 
+    @property
+    def moments(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(mu, sigma)``, as :func:`~lightning_gan.metrics.fidelity.fidelity_metrics` takes them."""
+        return self.mu, self.sigma
+
 
 def save_statistics(path: str | os.PathLike[str], mu: np.ndarray, sigma: np.ndarray, protocol: dict[str, Any]) -> Path:
     """Write ``mu``, ``sigma`` (float64) and ``protocol`` (as a JSON string under the key ``protocol``)

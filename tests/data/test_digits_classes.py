@@ -106,8 +106,10 @@ def test_bad_classes_are_named(classes, message):
 def test_the_reference_without_classes_is_the_ten_class_one_as_before():
     # measured before classes= existed (the value tests/quality/test_image_quality.py quotes as 0.44)
     reference = DigitsReference(size=16)
-    assert reference.real_frechet == 0.44119807561217783
-    assert reference.real_confidence == 0.9611753225326538 and reference.real_accuracy == 0.9749582637729549
+    # measured here; another BLAS or thread count may move the last bits, not the sixth digit
+    assert reference.real_frechet == pytest.approx(0.44119807561217783, rel=1e-6)
+    assert reference.real_confidence == pytest.approx(0.9611753225326538, rel=1e-6)
+    assert reference.real_accuracy == pytest.approx(0.9749582637729549, rel=1e-9)  # 584 of 599
     assert "outside_classes" not in reference.score(torch.zeros(4, 1, 16, 16))
 
 

@@ -48,8 +48,10 @@ def test_recipe_states_what_it_reproduces_its_anchor_and_budget(recipe):
         assert "Anchor" in header, f"{recipe.name}: the header comment should state the anchor numbers"
 
 
-@pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
-def test_recipe_runs_a_few_iterations(recipe, tmp_path, monkeypatch, no_wandb_credentials):
+def fit_as_shipped(recipe: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *extra: str):
+    """Two iterations of ``recipe`` as a user runs it (its logger and callbacks on), narrowed as the module
+    docstring says, on stand-in data, with ``extra`` flags last. Returns the CLI, the recipe's config, the
+    stand-in ``init_from`` checkpoint (or None) and the recipe's FidelityMetrics callbacks."""
     config = yaml.safe_load(recipe.read_text())
     data_class = config["data"]["class_path"].rsplit(".", 1)[-1]
     # the recipe's own logger, as a user without a W&B login runs it: offline, into the run folder
@@ -74,12 +76,19 @@ def test_recipe_runs_a_few_iterations(recipe, tmp_path, monkeypatch, no_wandb_cr
     if source:  # a published model cannot be downloaded here: a checkpoint of the recipe's own networks stands in
         source = source_checkpoint(recipe, overrides, tmp_path / "source.ckpt")
         overrides += ["--model.init_args.init_from", str(source)]
-    cli = run_cli(["--config", str(recipe), "--trainer.default_root_dir", str(tmp_path / "run"), *overrides], run=False)
+    root = ["--trainer.default_root_dir", str(tmp_path / "run")]
+    cli = run_cli(["--config", str(recipe), *root, *overrides, *extra], run=False)
     measured = [c for c in cli.trainer.callbacks if isinstance(c, FidelityMetrics)]
     for metrics in measured:  # InceptionV3 (a download, ~2 images/s here) makes way for a small stand-in
         metrics.feature_extractor = SmallExtractor()
         metrics.num_samples, metrics.every_n_steps, metrics.kid_subset_size, metrics.kid_subsets = 10, None, 4, 2
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+    return cli, config, source, measured
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
+def test_recipe_runs_a_few_iterations(recipe, tmp_path, monkeypatch, no_wandb_credentials):
+    cli, config, source, measured = fit_as_shipped(recipe, tmp_path, monkeypatch)
     assert cli.trainer.global_step == 2
     assert list((tmp_path / "run").rglob("last.ckpt"))
     if "logger" in config["trainer"]:  # one offline W&B run in the run folder
